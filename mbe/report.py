@@ -1,0 +1,195 @@
+"""Rebuild ``RESULTS.md`` from the JSON files in ``results/``.
+
+Usage: ``python -m mbe.report [--results DIR] [--out FILE]``.
+
+Each results file is rendered by a function registered under its file name::
+
+    @renderer("operators.json", "Spiking operators")
+    def _render_operators(data) -> str: ...
+
+Files without a renderer are listed as "not rendered". The paper's numbers appear
+only in columns labelled "(published)"; this project's numbers in columns
+labelled "(measured)".
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import records
+
+__all__ = ["RENDERERS", "renderer", "render", "main"]
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = _PACKAGE_ROOT if (_PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
+
+#: results file name -> (section title, function turning the loaded JSON into markdown)
+RENDERERS: dict[str, tuple[str, Callable[[Any], str]]] = {}
+
+
+def renderer(file_name: str, title: str):
+    """Register ``fn(data) -> markdown`` as the renderer of ``results/<file_name>``."""
+
+    def register(fn: Callable[[Any], str]) -> Callable[[Any], str]:
+        RENDERERS[file_name] = (title, fn)
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def fmt_sci(x: float | None) -> str:
+    """Scientific notation with 2 significant digits (``7.1e-3``); a dash for missing values."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def fmt_ratio(num: float | None, den: float | None) -> str:
+    if num is None or den is None or den == 0:
+        return "–"
+    return f"{num / den:.2g}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt_domain(domain: Any) -> str:
+    if isinstance(domain, (list, tuple)) and len(domain) == 2:
+        return f"[{domain[0]:g}, {domain[1]:g}]"
+    return str(domain)
+
+
+# ---------------------------------------------------------------- renderers
+
+_FUNCTION_ORDER = ["gelu", "rsqrt", "reciprocal", "exp2", "silu"]
+
+
+def _function_key(name: str) -> tuple[int, str]:
+    return (_FUNCTION_ORDER.index(name) if name in _FUNCTION_ORDER else len(_FUNCTION_ORDER), name)
+
+
+@renderer("table_x.json", "Table X: neuron fitting MSE vs number of bases")
+def _render_table_x(data: list[dict]) -> str:
+    groups: dict[tuple[str, Any], dict[tuple, dict[str, Any]]] = {}
+    for rec in data:
+        scoring = rec.get("scoring") or "uniform"
+        group = groups.setdefault((scoring, rec.get("timesteps")), {})
+        decay = bool(rec.get("decay", True))
+        key = (rec["function"], tuple(rec["domain"]), not decay, rec["n_basis"])
+        row = group.setdefault(key, {"paper_mse": None})
+        if rec.get("paper_mse") is not None:
+            row["paper_mse"] = rec["paper_mse"]
+        row[rec.get("variant", "paper")] = rec.get("mse")
+
+    def scoring_key(item):
+        (scoring, timesteps), _ = item
+        return (scoring != "uniform", scoring, timesteps if timesteps is not None else -1)
+
+    parts = []
+    header = [
+        "function", "domain", "N",
+        "paper MSE (published)",
+        "paper-literal neuron MSE (measured)",
+        "best neuron MSE (measured)",
+        "best / paper",
+    ]
+    for (scoring, timesteps), group in sorted(groups.items(), key=scoring_key):
+        rows = []
+        for key in sorted(group, key=lambda k: (_function_key(k[0]), k[1], k[2], k[3])):
+            function, domain, no_decay, n_basis = key
+            row = group[key]
+            n_label = f"{n_basis}, no decay" if no_decay else str(n_basis)
+            rows.append([
+                function, _fmt_domain(domain), n_label,
+                fmt_sci(row["paper_mse"]),
+                fmt_sci(row.get("paper")),
+                fmt_sci(row.get("best")),
+                fmt_ratio(row.get("best"), row["paper_mse"]),
+            ])
+        t_label = f", T={timesteps}" if timesteps is not None else ""
+        parts.append(f"#### Scoring: {scoring}{t_label}\n\n" + _table(header, rows))
+    return "\n\n".join(parts) if parts else "_No records._"
+
+
+# ---------------------------------------------------------------- assembly
+
+
+def _commits(data: Any) -> set[str]:
+    """Every ``run`` record's commit (marked ``+dirty`` where applicable) found in ``data``."""
+    found: set[str] = set()
+    if isinstance(data, dict):
+        run = data.get("run")
+        if isinstance(run, dict) and "commit" in run:
+            commit = run.get("commit")
+            label = commit[:12] if commit else "none (no git commit)"
+            if run.get("dirty"):
+                label += "+dirty"
+            found.add(label)
+        for value in data.values():
+            found |= _commits(value)
+    elif isinstance(data, list):
+        for value in data:
+            found |= _commits(value)
+    return found
+
+
+def render(results_dir: str | Path) -> str:
+    """Markdown for every results file in ``results_dir``."""
+    results_dir = Path(results_dir)
+    files = sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []
+    sections, unknown, commits = [], [], set()
+    for path in files:
+        if path.name not in RENDERERS:
+            unknown.append(path.name)
+            continue
+        title, fn = RENDERERS[path.name]
+        data = records.load(path)
+        commits |= _commits(data)
+        sections.append(f"## {title}\n\nFrom `results/{path.name}`.\n\n{fn(data).rstrip()}")
+
+    commit_text = ", ".join(f"`{c}`" for c in sorted(commits)) if commits else "none recorded"
+    out = [
+        "# Results",
+        "",
+        "Generated by `python -m mbe.report` from `results/*.json` (run `make reproduce`); "
+        "do not edit by hand.",
+        "",
+        f"Commit(s) that produced these results: {commit_text}.",
+        "",
+        "The paper's numbers appear only in columns labelled **(published)** "
+        "(from `mbe/data/paper_values.json`); columns labelled **(measured)** are this "
+        "project's runs.",
+    ]
+    if not sections:
+        out += ["", "_No rendered results yet._"]
+    for section in sections:
+        out += ["", section]
+    if unknown:
+        out += ["", "## Not rendered", ""]
+        out += [f"- `results/{name}`" for name in unknown]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description="Rebuild RESULTS.md from results/*.json.")
+    parser.add_argument("--results", type=Path, default=_ROOT / "results", help="results directory")
+    parser.add_argument("--out", type=Path, default=_ROOT / "RESULTS.md", help="markdown file to write")
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render(args.results), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return args.out
+
+
+if __name__ == "__main__":
+    main()

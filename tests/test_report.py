@@ -1,0 +1,43 @@
+from mbe import records, report
+
+
+def _record(variant, mse, n_basis=4, decay=True, scoring=None):
+    rec = {
+        "function": "gelu", "domain": [-120, 10], "n_basis": n_basis, "timesteps": 16,
+        "decay": decay, "variant": variant, "mse": mse,
+        "paper_mse": 2.3e-4 if decay else 2.8e-1, "fit_seconds": 1.5,
+        "run": {"commit": "0123456789abcdef0123", "dirty": False},
+    }
+    if scoring:
+        rec["scoring"] = scoring
+    return rec
+
+
+def test_table_x_renders_published_and_measured_columns(tmp_path):
+    results = tmp_path / "results"
+    records.save(results / "table_x.json", [
+        _record("paper", 5.0e-3),
+        _record("best", 1.15e-4),
+        _record("best", 0.3, n_basis=8, decay=False),
+        _record("best", 2.0e-4, scoring="normal_1.5"),
+    ])
+    records.save(results / "mystery.json", {"x": 1})
+    out = tmp_path / "RESULTS.md"
+    report.main(["--results", str(results), "--out", str(out)])
+    text = out.read_text()
+
+    assert "generated" in text.lower()
+    assert "0123456789ab" in text
+    assert "paper MSE (published)" in text
+    assert "paper-literal neuron MSE (measured)" in text
+    assert "best neuron MSE (measured)" in text
+    assert "best / paper" in text
+    assert "| gelu | [-120, 10] | 4 | 2.3e-4 | 5.0e-3 | 1.2e-4 | 0.5 |" in text
+    assert "8, no decay" in text
+    assert "Scoring: uniform" in text and "Scoring: normal_1.5" in text
+    assert "## Not rendered" in text and "mystery.json" in text
+
+
+def test_empty_results_dir(tmp_path):
+    text = report.render(tmp_path / "missing")
+    assert "No rendered results yet" in text
