@@ -55,58 +55,115 @@ def _from_key(k: Tensor) -> Tensor:
     return (k ^ ((k >> 63) & _LOW63)).view(torch.float64)
 
 
-def _fires(keys: Tensor, prefix: Tensor, t: int, kernels: Kernels, readout: Readout) -> Tensor:
-    """Does the basis fire at step t for input keys, given the spikes prefix (K, t)?
-
-    Replays exactly the arithmetic of `dynamics.input_drive` and `dynamics.step`.
-    """
-    x = _from_key(keys)
-    u = (x - readout.shift) * readout.scale
-    for tp in range(t):
-        u = u - prefix[:, tp] * kernels.r[tp]
-    return heaviside(u - kernels.vth[t])
-
-
 def _midpoint(a: Tensor, b: Tensor) -> Tensor:
     """floor((a + b) / 2) without int64 overflow."""
     return (a >> 1) + (b >> 1) + (a & b & 1)
 
 
-def _basis_breaks(kernels: Kernels, readout: Readout) -> Tensor:
-    """Keys of the first float of every piece but the first, for a single basis (N = 1)."""
-    lo = _to_key(torch.tensor([-_MAX], dtype=torch.float64))
-    hi = _to_key(torch.tensor([_MAX], dtype=torch.float64))
+_WINDOW = 64  # keys either side of a real-arithmetic estimate tried before full bisection
+
+
+def _first_switch(pred, lo: Tensor, hi: Tensor, guess: Tensor) -> Tensor:
+    """For each row, the smallest key in (lo, hi] where pred differs from pred(lo).
+
+    pred(keys, rows) -> 0/1 tensor is monotone on [lo, hi] and differs at hi. The search
+    first brackets a window around `guess` (an estimate from real arithmetic, usually a few
+    ulps off), falling back to the whole interval, then bisects over ordered float keys.
+    """
+    rows = torch.arange(len(lo))
+    p0 = pred(lo, rows)
+    g = torch.minimum(torch.maximum(guess, lo), hi)
+    a = torch.maximum(g - _WINDOW, lo)
+    b = torch.minimum(g + _WINDOW, hi)
+    ok = (pred(a, rows) == p0) & (pred(b, rows) != p0)
+    a, b = torch.where(ok, a, lo), torch.where(ok, b, hi)
+    while True:
+        act = torch.nonzero(a + 1 < b).squeeze(1)
+        if len(act) == 0:
+            return b
+        m = _midpoint(a[act], b[act])
+        same = pred(m, act) == p0[act]
+        a[act] = torch.where(same, m, a[act])
+        b[act] = torch.where(same, b[act], m)
+
+
+_FULL = (_to_key(torch.tensor([-_MAX], dtype=torch.float64)),
+         _to_key(torch.tensor([_MAX], dtype=torch.float64)))
+_U_CACHE: dict[bytes, Tensor] = {}
+
+
+def _u_breaks(r: Tensor, vth: Tensor) -> Tensor:
+    """Sorted first floats u of every spike pattern but the first, for one basis (T,) kernels.
+
+    Depends only on r and Vth, so it is cached: bases with equal kernels (every identity
+    encoder, for one) share one enumeration.
+    """
+    cache_key = r.numpy().tobytes() + vth.numpy().tobytes()
+    if cache_key not in _U_CACHE:
+        if len(_U_CACHE) >= 512:
+            _U_CACHE.clear()
+        _U_CACHE[cache_key] = _enumerate_u(r, vth)
+    return _U_CACHE[cache_key]
+
+
+def _enumerate_u(r: Tensor, vth: Tensor) -> Tensor:
+    lo, hi = _FULL
     prefix = torch.zeros(1, 0, dtype=torch.float64)
-    for t in range(kernels.d.shape[0]):
-        p_lo = _fires(lo, prefix, t, kernels, readout)
-        split = p_lo != _fires(hi, prefix, t, kernels, readout)
-        a, b, pre, p0 = lo[split], hi[split], prefix[split], p_lo[split]
-        for _ in range(64):  # bisection over at most 2^64 keys
-            m = _midpoint(a, b)
-            same = _fires(m, pre, t, kernels, readout) == p0
-            a, b = torch.where(same, m, a), torch.where(same, b, m)
+
+    def fires_at(t):
+        def pred(keys, rows):  # replays dynamics.step exactly: u - s * r, then H(u - vth)
+            u = _from_key(keys)
+            for tp in range(t):
+                u = u - prefix[rows, tp] * r[tp]
+            return heaviside(u - vth[t])
+        return pred
+
+    for t in range(len(r)):
+        pred = fires_at(t)
+        p_lo = pred(lo, torch.arange(len(lo)))
+        split = p_lo != pred(hi, torch.arange(len(hi)))
         keep = ~split
-        lo = torch.cat([lo[keep], lo[split], b])
-        hi = torch.cat([hi[keep], b - 1, hi[split]])
+        guess = _to_key(vth[t] + prefix[split] @ r[:t])
+        sub = split.nonzero().squeeze(1)
+        b = _first_switch(lambda k, rows: pred(k, sub[rows]), lo[split], hi[split], guess)
+        pre, p0 = prefix[split], p_lo[split]
+        lo, hi = torch.cat([lo[keep], lo[split], b]), torch.cat([hi[keep], b - 1, hi[split]])
         prefix = torch.cat([
             torch.cat([prefix[keep], p_lo[keep, None]], 1),
             torch.cat([pre, p0[:, None]], 1),
             torch.cat([pre, 1 - p0[:, None]], 1),
         ])
-    return lo[lo != _to_key(torch.tensor([-_MAX], dtype=torch.float64))]
+    return _from_key(torch.sort(lo[lo != _FULL[0]]).values)
+
+
+def _x_breaks(u_breaks: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
+    """Keys of the first float x at which u[0](x) = (x - shift) * scale crosses each u break.
+
+    u[0] is computed exactly as `dynamics.input_drive` does, so the crossing is exact.
+    """
+    def pred(keys, rows):
+        return ((_from_key(keys) - shift) * scale >= u_breaks[rows]).to(torch.float64)
+
+    rows = torch.arange(len(u_breaks))
+    lo, hi = _FULL[0].expand(len(rows)), _FULL[1].expand(len(rows))
+    moves = pred(lo, rows) != pred(hi, rows)
+    guess = _to_key(torch.nan_to_num(shift + u_breaks / scale, nan=0.0, posinf=_MAX,
+                                     neginf=-_MAX))
+    sub = moves.nonzero().squeeze(1)
+    return _first_switch(lambda k, r: pred(k, sub[r]), lo[moves].clone(), hi[moves].clone(),
+                         guess[moves])
 
 
 def build(kernels: Kernels, readout: Readout) -> Staircase:
     """Enumerate the pieces of sum_n w_n o_n(x) + b over all finite float64 x.
 
-    kernels and readout must be float64. Cost grows with the number of pieces (at most
-    N * 2^T); for N = 8, T = 16 this takes a few seconds once per neuron.
+    kernels and readout must be float64. Each basis's pieces are enumerated in u-space once
+    per distinct (r, Vth) and mapped to x through its input map; then every piece's level is
+    the simulation of its first point.
     """
-    keys = []
-    for n in range(kernels.d.shape[1]):
-        k_n = Kernels(*(k[:, n] for k in kernels))
-        r_n = Readout(readout.scale[n], readout.shift[n], readout.weight[n], readout.bias)
-        keys.append(_basis_breaks(k_n, r_n))
+    keys = [_x_breaks(_u_breaks(kernels.r[:, n].contiguous(), kernels.vth[:, n].contiguous()),
+                      readout.shift[n], readout.scale[n])
+            for n in range(kernels.d.shape[1])]
     breaks = _from_key(torch.unique(torch.cat(keys)))
     starts = torch.cat([torch.tensor([-_MAX], dtype=torch.float64), breaks])
     o, spikes = run_bases(starts, kernels, readout, record=True)
