@@ -126,7 +126,9 @@ class _Params:
         self.cfg, self.amp = cfg, amp
         self.log_tau = tau.log().clone().requires_grad_()
         self.log_dt = dt.log().clone().requires_grad_()
-        self.log_alpha = alpha.log().clone().requires_grad_(cfg.alpha == "per_basis")
+        # a_d is redundant with the readout w: only the reset and threshold amplitudes learn
+        self.log_alpha_d = alpha[:1].log().clone()
+        self.log_alpha_rv = alpha[1:].log().clone().requires_grad_(cfg.alpha == "per_basis")
         self.sign = torch.sign(scale)
         self.log_gain = scale.abs().log().clone().requires_grad_(cfg.input_map != "identity")
         self.shift = shift.clone().requires_grad_(cfg.input_map != "identity")
@@ -134,14 +136,22 @@ class _Params:
         self.bias = bias.clone().requires_grad_(cfg.readout == "gradient" and cfg.bias)
 
     def trainable(self) -> list[Tensor]:
-        return [p for p in (self.log_tau, self.log_dt, self.log_alpha, self.log_gain,
+        return [p for p in (self.log_tau, self.log_dt, self.log_alpha_rv, self.log_gain,
                             self.shift, self.weight, self.bias) if p.requires_grad]
 
+    def n_parameters(self) -> int:
+        """Learned numbers: the trainable tensors plus a least-squares readout's (w, b)."""
+        solved = (self.weight.numel() + int(self.cfg.bias)) if self.cfg.readout == "lstsq" else 0
+        return sum(p.numel() for p in self.trainable()) + solved
+
     def parts(self, timesteps: int) -> tuple[Kernels, Readout]:
-        kern = mbe_kernels(self.log_tau.exp(), self.log_dt.exp(), self.log_alpha.exp(),
-                           timesteps, self.cfg.decay)
+        kern = mbe_kernels(self.log_tau.exp(), self.log_dt.exp(), self.alpha(), timesteps,
+                           self.cfg.decay)
         ro = Readout(self.sign * self.log_gain.exp(), self.shift, self.weight, self.bias)
         return kern, ro
+
+    def alpha(self) -> Tensor:
+        return torch.cat([self.log_alpha_d, self.log_alpha_rv]).exp()
 
     def snapshot(self) -> dict:
         return {k: v.detach().clone() for k, v in vars(self).items() if isinstance(v, Tensor)}
@@ -379,11 +389,11 @@ def _fit_mbe(fn, x, y, n_basis, timesteps, cfg, domain, progress, desc) -> MBENe
     history = _optimise(params, x, y, timesteps, cfg, progress, desc)
     with torch.no_grad():
         loss, ro = _loss(params, x, y, timesteps, heaviside)
-        kern_tau, kern_dt, kern_alpha = (params.log_tau.exp(), params.log_dt.exp(),
-                                         params.log_alpha.exp())
-    return MBENeuron(kern_tau, kern_dt, kern_alpha, Readout(*(v.detach() for v in ro)),
-                     timesteps=timesteps, domain=domain, decay=cfg.decay,
-                     meta={"train_mse": float(loss), "history": history})
+        tau, dt, alpha = params.log_tau.exp(), params.log_dt.exp(), params.alpha()
+    return MBENeuron(tau, dt, alpha, Readout(*(v.detach() for v in ro)), timesteps=timesteps,
+                     domain=domain, decay=cfg.decay,
+                     meta={"train_mse": float(loss), "history": history,
+                           "n_parameters": params.n_parameters()})
 
 
 def _fit_fs(x, y, timesteps, cfg, init, domain, seed, progress, desc) -> FSNeuron:
@@ -412,7 +422,7 @@ def _fit_fs(x, y, timesteps, cfg, init, domain, seed, progress, desc) -> FSNeuro
         kern = Kernels(d[:, None], r[:, None], vth[:, None])
         o = run_bases(x, kern, ro, spike=spike)[0]
         loss = ((o[:, 0] - y) ** 2).mean()
-        history.append(float(loss))
+        history.append(float(loss.detach()))
         if history[-1] < best[0]:
             best = (history[-1], [v.detach().clone() for v in (d, r, vth)])
         if epoch == cfg.epochs:
@@ -421,4 +431,5 @@ def _fit_fs(x, y, timesteps, cfg, init, domain, seed, progress, desc) -> FSNeuro
         loss.backward()
         opt.step()
         sched.step()
-    return FSNeuron(*best[1], domain=domain, meta={"train_mse": best[0], "history": history})
+    return FSNeuron(*best[1], domain=domain,
+                    meta={"train_mse": best[0], "history": history, "n_parameters": 3 * timesteps})

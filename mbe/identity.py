@@ -6,10 +6,11 @@ interleaved binary quantisers (docs/decisions.md, "identity encoder"):
 
     u_n[0]   = (x - lo) * s + n / (N 2^T),      s = (1 - 2^-T) / (hi - lo)
     Vth_n[t] = r_n[t] = d_n[t] = 2^-(t+1)       (Eq. 4 with alpha = 1/2, dt / tau = ln 2)
-    x_hat    = lo + (1/s) * ( (1/N) sum_n o_n[T] - 1 / (2 N 2^T) )
+    x_hat    = lo + (1/s) * ( (1/N) sum_n o_n[T] + 1 / (2 N 2^T) )
 
-Each basis is a T-bit quantiser of u; the N copies are offset by 1/N of a quantisation step,
-so their average is a (T + log2 N)-bit quantiser. For x in [lo, hi]:
+Each basis is a T-bit floor quantiser of u; the N copies are offset by 1/N of a quantisation
+step, so their average is the floor quantiser with step 1/(N 2^T), and adding half a step
+centres the error. For x in [lo, hi]:
 
     |x_hat - x| <= (hi - lo) / (2 N (2^T - 1))        (= range / 2^20 for N = 8, T = 16)
 
@@ -42,7 +43,7 @@ def identity_encoder(lo: float, hi: float, n_basis: int = 8, timesteps: int = 16
     readout = Readout(scale=torch.full((n,), s, dtype=F64),
                       shift=lo - offsets / s,
                       weight=torch.full((n,), 1.0 / (n * s), dtype=F64),
-                      bias=torch.tensor(lo - 1.0 / (2 * n * levels) / s, dtype=F64))
+                      bias=torch.tensor(lo + 1.0 / (2 * n * levels) / s, dtype=F64))
     tau = torch.full((3, n), 1.0 / math.log(2.0), dtype=F64)
     alpha = torch.full((3, n), 0.5, dtype=F64)
     return MBENeuron(tau, torch.ones(n, dtype=F64), alpha, readout, timesteps=timesteps,

@@ -79,7 +79,7 @@ def _function_key(name: str) -> tuple[int, str]:
 
 
 @renderer("table_x.json", "Table X: neuron fitting MSE vs number of bases")
-def _render_table_x(data: list[dict]) -> str:
+def render_table_x(data: list[dict]) -> str:
     groups: dict[tuple[str, Any], dict[tuple, dict[str, Any]]] = {}
     for rec in data:
         scoring = rec.get("scoring") or "uniform"
@@ -118,6 +118,24 @@ def _render_table_x(data: list[dict]) -> str:
             ])
         t_label = f", T={timesteps}" if timesteps is not None else ""
         parts.append(f"#### Scoring: {scoring}{t_label}\n\n" + _table(header, rows))
+    return "\n\n".join(parts) if parts else "_No records._"
+
+
+@renderer("fs_baseline.json", "FS baseline: EDI and GSO")
+def render_fs_baseline(data: list[dict]) -> str:
+    edi = [r for r in data if r.get("experiment") == "edi"]
+    gso = [r for r in data if r.get("experiment") == "gso"]
+    parts = []
+    if edi:
+        rows = [[r["init"], _fmt_domain(r["domain"]), fmt_sci(r["paper_mse"]), fmt_sci(r["mse"])]
+                for r in edi]
+        parts.append("#### EDI: FS neuron on ReLU, T=16\n\n" + _table(
+            ["initialisation", "domain", "MSE (published)", "MSE (measured)"], rows))
+    if gso:
+        rows = [[r["neuron"], str(r["n_basis"]), _fmt_domain(r["scored_on"]), fmt_sci(r["mse"])]
+                for r in gso]
+        parts.append("#### GSO: GELU fitted on (-120, 10), scored over the domain and near 0"
+                     "\n\n" + _table(["neuron", "N", "scored on", "MSE (measured)"], rows))
     return "\n\n".join(parts) if parts else "_No records._"
 
 
