@@ -36,7 +36,7 @@ from . import registry, targets
 from .dynamics import Kernels, Readout, heaviside, run_bases
 from .neuron import F64, FSNeuron, MBENeuron, mbe_kernels
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,9 @@ def _greedy_ramps(fn, x, y, n_basis, timesteps, cfg: FitConfig, lo, hi):
 
 def _init_params(fn, x, y, n_basis, timesteps, cfg: FitConfig, domain) -> _Params:
     lo, hi = domain
-    amp = float(y.abs().max()) if cfg.alpha == "shared" else 1.0
+    # the paper's alpha: "the target function's maximum value" (of |f|, on a grid with ends)
+    grid = torch.linspace(lo, hi, 10_001, dtype=F64)
+    amp = float(targets.evaluate(fn, grid).abs().max()) if cfg.alpha == "shared" else 1.0
     n = n_basis
     if cfg.init == "ramps":
         tau, dt, alpha, shift, scale = _greedy_ramps(fn, x, y, n, timesteps, cfg, lo, hi)

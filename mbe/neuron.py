@@ -206,10 +206,14 @@ class MBENeuron(SpikingNeuron):
 
 def mbe_kernels(tau: Tensor, dt: Tensor, alpha: Tensor, timesteps: int,
                 decay: bool = True) -> Kernels:
-    """Eq. 4: alpha * exp(-t * dt / tau) for t = 0 .. T-1; constants alpha if not decay."""
+    """Eq. 4: alpha * exp(-t * dt / tau) for t = 0 .. T-1; constants alpha if not decay.
+
+    Computed as alpha * q^t with q = exp(-dt / tau), the same numbers in exact arithmetic;
+    in float64 the powers are exact whenever q is (q = 1/2 gives exact binary kernels).
+    """
     t = torch.arange(timesteps, dtype=tau.dtype)[:, None]
     if decay:
-        table = alpha[:, None, :] * torch.exp(-t * dt / tau[:, None, :])
+        table = alpha[:, None, :] * torch.pow(torch.exp(-dt / tau)[:, None, :], t)
     else:
         table = alpha[:, None, :].expand(3, timesteps, alpha.shape[-1])
     return Kernels(*table)

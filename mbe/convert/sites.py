@@ -1,0 +1,374 @@
+"""Sites: the modules that stand in for an ANN's nonlinear operations after conversion.
+
+A site is one nonlinear operation of the ANN (an activation, a LayerNorm, a softmax, an
+attention's two activation products, a max-pool). It has two faces:
+
+- `reference(...)`: the ANN's own float computation. It runs while the converter calibrates,
+  recording the range of every operand: the "intervals R" of the paper's Algorithm 1.
+- `spiking(...)`: the operators of `mbe.ops` (MBE neurons, Eqs. 4-8; the spike multiply,
+  Eqs. 9-12; the Eq. 13 softmax; the spiking LayerNorm), built by `build` from those ranges.
+
+`phase` selects the face ("reference" or "spiking"); the ops' own `mode` selects exact
+primitives, the fast MBE path or the time-stepped simulation. A `probe`, when set, sees every
+call's inputs and output: the ledger measures errors through it.
+
+Calibrated ranges get a margin of `margin` times their width on each side (docs/decisions.md,
+"Converting models"), so inputs slightly beyond the calibration data stay representable.
+Inputs outside a range are counted by the ops, never clamped.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import ops
+
+
+class ConversionError(ValueError):
+    """The model cannot be converted as asked; the message names the module and the fix."""
+
+
+MODES = ("exact", "mbe", "spike")
+
+#: Attention probabilities lie in [0, 1] by construction: no calibration needed.
+PROBABILITY_RANGE = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `build` needs besides the calibrated ranges."""
+
+    timesteps: int = 16
+    mode: str = "mbe"
+    margin: float = 0.05
+    activation_basis: int = 4
+    identity_basis: int = 8
+    variant: str = "best"
+
+
+class Range:
+    """Running min and max of the finite values an operand took while calibrating."""
+
+    def __init__(self) -> None:
+        self.lo, self.hi, self.seen = math.inf, -math.inf, 0
+
+    def update(self, x: Tensor) -> None:
+        x = x.detach()
+        finite = x[torch.isfinite(x)]
+        if finite.numel():
+            self.lo = min(self.lo, float(finite.min()))
+            self.hi = max(self.hi, float(finite.max()))
+            self.seen += finite.numel()
+
+    def with_margin(self, margin: float) -> tuple[float, float]:
+        """[lo - m w, hi + m w] for width w (w = max(|hi|, 1) if every value was equal)."""
+        width = self.hi - self.lo if self.hi > self.lo else max(abs(self.hi), 1.0)
+        return (self.lo - margin * width, self.hi + margin * width)
+
+    def to_list(self) -> list[float] | None:
+        return [self.lo, self.hi] if self.seen else None
+
+
+class Site(nn.Module):
+    """One converted nonlinear operation (see the module docstring)."""
+
+    operation = "site"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.phase = "reference"
+        self.recording = False
+        self.probe: Callable | None = None
+        self.ranges: dict[str, Range] = {}
+        self.path = ""        # module path of what this site converts (set on install)
+        self.via = "module"   # "module", "attention interface" or "functional call"
+        self.calibrated: dict[str, tuple[float, float]] = {}
+
+    def forward(self, *args):
+        out = self.spiking(*args) if self.phase == "spiking" else self.reference(*args)
+        if self.probe is not None:
+            self.probe(self, args, out)
+        return out
+
+    # -- subclasses ------------------------------------------------------------------------
+    def reference(self, *args):
+        raise NotImplementedError
+
+    def spiking(self, *args):
+        raise NotImplementedError
+
+    def _build(self, settings: Settings) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def output_tensor(out) -> Tensor:
+        """The tensor the ledger scores (sites returning tuples override this)."""
+        return out
+
+    # -- shared ----------------------------------------------------------------------------
+    def observe(self, name: str, x: Tensor) -> None:
+        if self.recording:
+            self.ranges.setdefault(name, Range()).update(x)
+
+    def calibrated_range(self, name: str, settings: Settings) -> tuple[float, float]:
+        rng = self.ranges.get(name)
+        if rng is None or not rng.seen:
+            raise ConversionError(
+                f"site `{self.path}` ({self.operation}) never ran on finite inputs during "
+                "calibration, so its range is unknown: pass calibration batches that reach "
+                f"it, or keep it in floating point with keep_float=[{self.path!r}]")
+        return rng.with_margin(settings.margin)
+
+    def build(self, settings: Settings) -> None:
+        """Create this site's spiking operators from the calibrated ranges; switch to them."""
+        self._build(settings)
+        self.phase = "spiking"
+
+    def spiking_ops(self) -> dict[str, ops.SpikingOp]:
+        return {n: m for n, m in self.named_children() if isinstance(m, ops.SpikingOp)}
+
+    def set_mode(self, mode: str) -> None:
+        for op in self.spiking_ops().values():
+            op.mode = mode
+
+    def call_functional(self, args: tuple, kwargs: dict):
+        """Serve a functional call (e.g. `F.relu(x)`) routed here by `FunctionalSites`."""
+        return self(args[0])
+
+
+# -- elementwise activations ---------------------------------------------------------------------
+ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "tanh": torch.tanh,
+    "silu": F.silu,
+    "relu": torch.relu,
+}
+
+
+class ActivationSite(Site):
+    """An activation replaced by one fitted MBE neuron, elementwise (Eq. 8).
+
+    The neuron's domain is `mbe.ops`' default for the kind (GELU: (-120, 10) as the paper)
+    when that covers the calibrated range; otherwise the calibrated range with its margin.
+    """
+
+    def __init__(self, kind: str, ann: Callable[[Tensor], Tensor] | None = None):
+        super().__init__()
+        if kind not in ACTIVATION_FUNCTIONS:
+            raise ConversionError(f"no spiking activation for kind {kind!r}: "
+                                  f"supported kinds are {sorted(ACTIVATION_FUNCTIONS)}")
+        self.kind = self.operation = kind
+        self.ann = ann if ann is not None else ACTIVATION_FUNCTIONS[kind]
+
+    def reference(self, x: Tensor) -> Tensor:
+        self.observe("x", x)
+        return self.ann(x)
+
+    def spiking(self, x: Tensor) -> Tensor:
+        return self.op(x)
+
+    def _build(self, settings: Settings) -> None:
+        lo, hi = self.calibrated["x"] = self.calibrated_range("x", settings)
+        kwargs = dict(timesteps=settings.timesteps, n_basis=settings.activation_basis,
+                      mode=settings.mode, variant=settings.variant)
+        default = ops.Activation.default_domain(self.kind)
+        covered = default[0] <= lo and hi <= default[1]
+        self.op = ops.Activation(self.kind, domain=None if covered else (lo, hi), **kwargs)
+
+    def call_functional(self, args: tuple, kwargs: dict):
+        if self.kind.startswith("gelu"):
+            approximate = kwargs.get("approximate", args[1] if len(args) > 1 else "none")
+            if (approximate == "tanh") != (self.kind == "gelu_tanh"):
+                raise ConversionError(f"`{self.path}` calls gelu with approximate="
+                                      f"{approximate!r} and with another approximation: "
+                                      "one module, one GELU variant")
+        return self(args[0])
+
+
+# -- softmax and LayerNorm -----------------------------------------------------------------------
+class SoftmaxSite(Site):
+    """A softmax over `dim` (Eq. 13: 2^x split, mantissa reciprocal, spike multiply)."""
+
+    operation = "softmax"
+
+    def __init__(self, dim: int, ann: Callable[[Tensor], Tensor] | None = None):
+        super().__init__()
+        self.dim = dim
+        self.ann = ann if ann is not None else (lambda x: torch.softmax(x, dim))
+
+    def reference(self, x: Tensor) -> Tensor:
+        self.observe("x", x)
+        return self.ann(x)
+
+    def spiking(self, x: Tensor) -> Tensor:
+        return self.op(x)
+
+    def _build(self, settings: Settings) -> None:
+        self.calibrated["x"] = self.calibrated_range("x", settings)
+        self.op = ops.Softmax(timesteps=settings.timesteps, mode=settings.mode, dim=self.dim)
+
+    def call_functional(self, args: tuple, kwargs: dict):
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+        if dim != self.dim:
+            raise ConversionError(f"`{self.path}` calls softmax over dim {dim} and dim "
+                                  f"{self.dim}: one module, one softmax dimension")
+        x = args[0]
+        dtype = kwargs.get("dtype")
+        return self(x if dtype is None else x.to(dtype))
+
+
+class LayerNormSite(Site):
+    """A LayerNorm (spike multiplies for the variance and the product, MBE 1/sqrt(M))."""
+
+    operation = "layernorm"
+
+    def __init__(self, ln: nn.LayerNorm):
+        super().__init__()
+        self.ann = ln
+
+    def reference(self, x: Tensor) -> Tensor:
+        self.observe("x", x)
+        return self.ann(x)
+
+    def spiking(self, x: Tensor) -> Tensor:
+        return self.op(x)
+
+    def _build(self, settings: Settings) -> None:
+        rng = self.calibrated["x"] = self.calibrated_range("x", settings)
+        self.op = ops.LayerNorm.from_module(self.ann, timesteps=settings.timesteps,
+                                            mode=settings.mode, input_range=rng)
+
+
+# -- max pooling ----------------------------------------------------------------------------------
+class MaxPoolSite(Site):
+    """2-D max pooling by ReLU neurons: max(m, w) = m + relu(w - m) over each window.
+
+    Windows are taken with replicate padding, which equals -inf padding for a max whenever
+    padding <= kernel / 2 (every padded cell repeats a real cell of the same window).
+    """
+
+    operation = "maxpool"
+
+    def __init__(self, pool: nn.MaxPool2d, path: str = ""):
+        super().__init__()
+        pair = nn.modules.utils._pair
+        if pool.return_indices or pool.ceil_mode or pair(pool.dilation) != (1, 1):
+            raise ConversionError(
+                f"`{path}`: max pooling with return_indices, ceil_mode or dilation has no "
+                f"spiking form here: keep it in floating point with keep_float=[{path!r}]")
+        self.ann = pool
+        self.kernel, self.stride, self.padding = (pair(pool.kernel_size),
+                                                  pair(pool.stride or pool.kernel_size),
+                                                  pair(pool.padding))
+
+    def _windows(self, x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
+        n, c, h, w = x.shape
+        ph, pw = self.padding
+        if ph or pw:
+            x = F.pad(x, (pw, pw, ph, ph), mode="replicate")
+        cols = F.unfold(x, self.kernel, stride=self.stride)
+        out_h = (h + 2 * ph - self.kernel[0]) // self.stride[0] + 1
+        out_w = (w + 2 * pw - self.kernel[1]) // self.stride[1] + 1
+        return cols.view(n, c, self.kernel[0] * self.kernel[1], -1), (n, c, out_h, out_w)
+
+    def reference(self, x: Tensor) -> Tensor:
+        if self.recording:
+            cols, _ = self._windows(x)
+            best = cols[:, :, 0]
+            for i in range(1, cols.shape[2]):
+                self.observe("diff", cols[:, :, i] - best)
+                best = torch.maximum(best, cols[:, :, i])
+        return self.ann(x)
+
+    def spiking(self, x: Tensor) -> Tensor:
+        cols, shape = self._windows(x)
+        best = cols[:, :, 0]
+        for i in range(1, cols.shape[2]):
+            best = best + self.op(cols[:, :, i] - best)
+        return best.reshape(shape)
+
+    def _build(self, settings: Settings) -> None:
+        rng = self.calibrated["diff"] = self.calibrated_range("diff", settings)
+        self.op = ops.Activation("relu", timesteps=settings.timesteps, domain=rng,
+                                 n_basis=settings.activation_basis, mode=settings.mode,
+                                 variant=settings.variant)
+
+
+# -- attention --------------------------------------------------------------------------------------
+def _masked(scores: Tensor, mask: Tensor | None) -> Tensor:
+    if mask is None:
+        return scores
+    if mask.dtype == torch.bool:
+        return scores.masked_fill(~mask, float("-inf"))
+    return scores + mask
+
+
+class AttentionSite(Site):
+    """Scaled dot-product attention: softmax(q kᵀ · scale + mask) v.
+
+    Both activation products are spike multiplies (Eqs. 9-12) over calibrated ranges of the
+    scaled queries, the keys and the values (probabilities: [0, 1]); the softmax is Eq. 13
+    with the mask applied inside it. Scaling q by a constant is a weight-like float op.
+    `mask` is boolean (True = attend) or additive float, broadcastable to the scores.
+    Returns (context (B, H, Q, D), probabilities).
+    """
+
+    operation = "attention"
+
+    def reference(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
+                  scaling: float | None):
+        q, k, v = self._heads(q, k, v, scaling)
+        scores = torch.matmul(q, k.transpose(-1, -2))
+        for name, x in (("q", q), ("k", k), ("v", v), ("scores", scores)):
+            self.observe(name, x)
+        probs = torch.softmax(_masked(scores, mask).float(), dim=-1).to(q.dtype)
+        return torch.matmul(probs, v), probs
+
+    def spiking(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
+                scaling: float | None):
+        q, k, v = self._heads(q, k, v, scaling)
+        probs = self.softmax(self.qk.matmul(q, k.transpose(-1, -2)), mask=mask)
+        return self.av.matmul(probs, v), probs
+
+    @staticmethod
+    def _heads(q: Tensor, k: Tensor, v: Tensor, scaling: float | None):
+        """Scale the queries; repeat grouped key/value heads to the query heads."""
+        if k.shape[1] != q.shape[1]:
+            k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
+            v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
+        scale = q.shape[-1] ** -0.5 if scaling is None else scaling
+        return q * scale, k, v
+
+    @staticmethod
+    def output_tensor(out) -> Tensor:
+        return out[0]
+
+    def _build(self, settings: Settings) -> None:
+        cal = self.calibrated
+        for name in ("q", "k", "v", "scores"):
+            cal[name] = self.calibrated_range(name, settings)
+        cal["probs"] = PROBABILITY_RANGE
+        common = dict(timesteps=settings.timesteps, mode=settings.mode)
+        self.qk = ops.Multiply(cal["q"], cal["k"], n_basis=settings.identity_basis, **common)
+        self.softmax = ops.Softmax(dim=-1, **common)
+        self.av = ops.Multiply(PROBABILITY_RANGE, cal["v"], n_basis=settings.identity_basis,
+                               **common)
+
+    def call_functional(self, args: tuple, kwargs: dict):
+        """`F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)`."""
+        names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
+        call = {**dict(zip(names, args)), **kwargs}
+        if call.get("dropout_p", 0.0):
+            raise ConversionError(f"`{self.path}`: attention dropout is on; convert a model "
+                                  "in eval mode")
+        q, k, mask = call["query"], call["key"], call.get("attn_mask")
+        if call.get("is_causal", False):  # torch forbids is_causal together with attn_mask
+            mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool,
+                              device=q.device).tril()
+        return self(q, k, call["value"], mask, call.get("scale"))[0]
