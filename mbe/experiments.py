@@ -147,3 +147,46 @@ def gso(domain=(-120.0, 10.0), near_zero=(-4.0, 4.0), n_basis: int = 4, timestep
                             "n_basis": neuron.n_basis, "timesteps": timesteps,
                             "mse": analysis.mse(neuron, "gelu", x)})
     return records, neurons
+
+
+#: From the paper's recipe to the best variant, one named option at a time (cumulative).
+OPTION_STEPS = (
+    ("paper recipe", {}),
+    ("+ output bias", {"bias": True}),
+    ("+ signed affine input map", {"input_map": "signed_affine"}),
+    ("+ per-basis amplitudes", {"alpha": "per_basis"}),
+    ("+ least-squares readout", {"readout": "lstsq"}),
+    ("+ greedy ramp initialisation", {"init": "ramps"}),
+    ("+ lr 0.03, annealed surrogate (= best)", {"lr": 0.03, "width": (0.3, 0.01)}),
+)
+ABLATION_CELLS = (("gelu", 8), ("rsqrt", 1), ("reciprocal", 2), ("exp2", 4))
+
+
+def option_ablation(cells=ABLATION_CELLS, timesteps: int = 16, seed: int = 0,
+                    points: int = 100_001, **fit_options) -> list[dict]:
+    """MSE of each cell as the paper's recipe gains the best variant's options one by one.
+
+    Two side branches are measured from the best variant: without polarity banks
+    (input_map="affine", no basis fed -x) and without decay.
+    """
+    chain, options = [], {}
+    for name, step in OPTION_STEPS:
+        options = {**options, **step}
+        chain.append((name, dict(options)))
+    chain += [("best without polarity (input_map=affine)", {**options, "input_map": "affine"}),
+              ("best without decay", {**options, "decay": False})]
+    records = []
+    for fn, n in cells:
+        domain = paper.table_x_domain(fn)
+        x = analysis.scoring_points("uniform", domain, points)
+        for name, opts in chain:
+            neuron = fit(fn, domain, n, timesteps, seed=seed, variant="paper", progress=False,
+                         **{**opts, **fit_options})
+            records.append({"function": fn, "domain": list(domain), "n_basis": n,
+                            "timesteps": timesteps, "step": name,
+                            "options": {k: list(v) if isinstance(v, tuple) else v
+                                        for k, v in opts.items()},
+                            "mse": analysis.mse(neuron, fn, x),
+                            "paper_mse": paper.table_x_mse(fn, n),
+                            "fit_seconds": neuron.meta["fit_seconds"]})
+    return records

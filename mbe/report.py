@@ -139,6 +139,39 @@ def render_fs_baseline(data: list[dict]) -> str:
     return "\n\n".join(parts) if parts else "_No records._"
 
 
+@renderer("option_ablation.json", "What each option of the best variant buys")
+def render_option_ablation(data: list[dict]) -> str:
+    cells = list(dict.fromkeys((r["function"], r["n_basis"]) for r in data))
+    steps = list(dict.fromkeys(r["step"] for r in data))
+    mse = {(r["step"], r["function"], r["n_basis"]): r["mse"] for r in data}
+    published = {(r["function"], r["n_basis"]): r.get("paper_mse") for r in data}
+    header = ["configuration"] + [f"{f} N={n} MSE (measured)" for f, n in cells]
+    rows = [[s] + [fmt_sci(mse.get((s, f, n))) for f, n in cells] for s in steps]
+    rows.append(["paper's Table X (published)"] + [fmt_sci(published[c]) for c in cells])
+    return "Each row adds one option to the row above (the last two branch off the best "\
+           "variant). T=16, scored on a dense uniform grid.\n\n" + _table(header, rows)
+
+
+@renderer("conversion.json", "Converted models: ANN vs SNN sentence embeddings")
+def render_conversion(data: list[dict]) -> str:
+    header = ["model", "mode", "T", "sentences", "mean cosine (measured)",
+              "min cosine (measured)", "SNN seconds", "ANN seconds", "SNN / ANN time"]
+    rows = [[r["model"], r["mode"], str(r["timesteps"]), str(r["n_sentences"]),
+             f"{r['mean_cosine']:.5f}", f"{r['min_cosine']:.5f}", f"{r['seconds']:.2f}",
+             f"{r['ann_seconds']:.2f}", fmt_ratio(r["seconds"], r["ann_seconds"])]
+            for r in data]
+    return ("Cosine similarity between each sentence's ANN and converted-SNN embedding "
+            "(mean-pooled last hidden states), on real sentences held out from "
+            "calibration.\n\n" + _table(header, rows)) if rows else "_No records._"
+
+
+@renderer("conversion_ledger.json", "Conversion ledger (every site of one converted model)")
+def render_conversion_ledger(data: dict) -> str:
+    from .convert.ledger import Report
+
+    return Report.from_dict(data).to_markdown()
+
+
 # ---------------------------------------------------------------- assembly
 
 
