@@ -17,6 +17,42 @@ TINY_PARAMETERS: dict[str, dict] = {
 }
 
 
+#: Results each notebook must write, and the fields every record in them must carry
+#: (a list of records, or a dict whose listed keys each hold a list of records).
+EXPECTED_RESULTS: dict[str, dict[str, set]] = {
+    "01_neuron.ipynb": {
+        "table_x.json": {"function", "domain", "n_basis", "timesteps", "decay", "variant",
+                         "mse", "paper_mse", "fit_seconds", "run"},
+        "fs_baseline.json": {"experiment", "neuron", "mse", "run"},
+        "option_ablation.json": {"function", "n_basis", "step", "options", "mse", "run"},
+    },
+    "02_operators.ipynb": {
+        "operators.json/errors": {"operator", "timesteps", "inputs", "max_abs_error",
+                                  "mean_abs_error", "rel_error", "firing_rate"},
+        "operators.json/energy": {"convention", "gelu_energy_ratio_percent"},
+    },
+    "03_conversion.ipynb": {
+        "conversion.json": {"model", "timesteps", "mode", "n_sentences", "mean_cosine",
+                            "min_cosine", "seconds"},
+    },
+}
+
+
+def _check_results(notebook: str, results_dir: Path) -> None:
+    import json
+
+    for spec, fields in EXPECTED_RESULTS.get(notebook, {}).items():
+        name, _, key = spec.partition("/")
+        path = results_dir / name
+        assert path.exists(), f"{notebook} did not write results/{name}"
+        data = json.loads(path.read_text())
+        rows = data[key] if key else data
+        assert isinstance(rows, list) and rows, f"results/{spec} holds no records"
+        for row in rows:
+            missing = fields - set(row)
+            assert not missing, f"a record in results/{spec} lacks {sorted(missing)}"
+
+
 def _ids(paths):
     return [p.name for p in paths]
 
@@ -53,3 +89,30 @@ def test_notebook_runs_with_tiny_parameters(notebook, tmp_path):
         cwd=str(REPO_ROOT),
         progress_bar=False,
     )
+    _check_results(notebook.name, tmp_path / "results")
+
+
+#: A bad parameter per notebook, and a fragment of the error it must raise.
+BAD_PARAMETERS: dict[str, tuple[dict, str]] = {
+    "01_neuron.ipynb": ({"functions": ["sin"]}, "functions="),
+}
+
+
+@pytest.mark.parametrize("notebook", [p for p in NOTEBOOKS if p.name in BAD_PARAMETERS],
+                         ids=_ids([p for p in NOTEBOOKS if p.name in BAD_PARAMETERS]))
+def test_bad_parameter_fails_in_the_first_cell(notebook, tmp_path):
+    import papermill
+
+    bad, message = BAD_PARAMETERS[notebook.name]
+    parameters = {"results_dir": str(tmp_path / "results"),
+                  "figures_dir": str(tmp_path / "figures"), **bad}
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(str(notebook), str(tmp_path / notebook.name),
+                                   parameters=parameters, kernel_name="python3",
+                                   cwd=str(REPO_ROOT), progress_bar=False)
+    assert message in str(err.value.evalue)
+    original = nbformat.read(notebook, as_version=4)
+    tagged = next(i for i, c in enumerate(original.cells)
+                  if "parameters" in c.metadata.get("tags", []))
+    first_after = next(c for c in original.cells[tagged + 1:] if c.cell_type == "code")
+    assert err.value.source == first_after.source, "the bad parameter was not caught first"
