@@ -59,8 +59,7 @@ class FitConfig:
     def __post_init__(self):
         choices = {"alpha": ("shared", "per_basis"),
                    "input_map": ("identity", "affine", "signed_affine"),
-                   "readout": ("gradient", "lstsq"), "init": ("halving", "ramps", "binary",
-                                                              "random"),
+                   "readout": ("gradient", "lstsq"), "init": ("halving", "ramps"),
                    "surrogate": ("fast_sigmoid", "atan")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -358,13 +357,13 @@ def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
         raise ValueError(f"neuron must be 'mbe' or 'fs', got {neuron!r}")
     name, fn = targets.resolve(target)
     if neuron == "fs":
-        cfg = replace(VARIANTS["paper"], **options)
+        cfg = config_for("paper", **options)
         init = init or "binary"
         n_basis = 1
     else:
         cfg = config_for(variant, **options)
-        if init is not None:
-            cfg = replace(cfg, init=init)
+        cfg = replace(cfg, init=init or cfg.init)
+        init = cfg.init
     x, y = _samples(fn, (lo, hi), cfg.samples, seed)
     key = _cache_key(name, y, (lo, hi), n_basis, timesteps, neuron, cfg, seed, init)
     if cache:
@@ -379,7 +378,7 @@ def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
     else:
         fitted = _fit_mbe(fn, x, y, n_basis, timesteps, cfg, (lo, hi), progress, desc)
     fitted.meta.update({"target": name, "variant": variant if neuron == "mbe" else "fs",
-                        "config": asdict(cfg), "seed": seed, "init": init or cfg.init,
+                        "config": asdict(cfg), "seed": seed, "init": init,
                         "fit_seconds": time.perf_counter() - start})
     if cache:
         registry.save(key, fitted)
