@@ -46,3 +46,15 @@ benchmark: $(STAMP)
 clean:
 	rm -rf $(BUILD) .pytest_cache .cache
 	find . -path ./$(VENV) -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints -o -name '*.egg-info' \) -print0 | xargs -0 rm -rf
+
+# The explorer's browser check (slow, so not part of `make test`): JupyterLab in headless
+# Chromium. Installs what it needs: Debian's chromium via apt-get, and the PyPI playwright
+# package into the venv (never `playwright install`, which downloads a browser). About 1 min.
+UI_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: ui-test
+ui-test: $(STAMP)
+	@command -v chromium >/dev/null || { echo "==> installing Debian's chromium"; \
+		$(UI_SUDO) apt-get update -qq && \
+		$(UI_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@$(PY) -c "import playwright" 2>/dev/null || $(PIP) install -q playwright
+	MBE_UI_REQUIRED=1 $(PY) -m pytest tests/ui

@@ -337,6 +337,7 @@ def _cache_key(name: str, y: Tensor, domain, n_basis, timesteps, kind, cfg, seed
             "timesteps": timesteps, "config": asdict(cfg), "seed": seed, "init": init}
 
 
+@torch.enable_grad()  # fitting differentiates, even when called under torch.no_grad()
 def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
         variant: str = "best", neuron: str = "mbe", init: str | None = None,
         cache: bool = True, progress: bool = True, **options):

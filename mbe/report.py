@@ -172,6 +172,58 @@ def render_conversion_ledger(data: dict) -> str:
     return Report.from_dict(data).to_markdown()
 
 
+@renderer("explorer.json", "Explorer: one neuron, and its error vs (N, T)")
+def render_explorer(data: dict) -> str:
+    opts = ", ".join(f"{k}={v}" for k, v in data["options"].items())
+    text = (f"{data['target']} on {_fmt_domain(data['domain'])}, N={data['n_basis']}, "
+            f"T={data['timesteps']}, {data['variant']} variant ({opts}), fit with "
+            f"{data['fit_options']}: MSE {fmt_sci(data['grid_mse'])} (measured) on "
+            f"{data['points']:,} grid points.")
+    grid = data.get("nt_grid")
+    if grid:
+        header = ["N \\ T"] + [f"T={t} MSE (measured)" for t in grid["t_values"]]
+        rows = [[str(n)] + [fmt_sci(v) for v in row]
+                for n, row in zip(grid["n_values"], grid["mse"])]
+        text += (f"\n\nError vs (N, T), each cell one fit scored on {grid['points']:,} uniform "
+                 "points:\n\n" + _table(header, rows))
+    for rec in data.get("composite") or []:
+        steps = rec["steps"]
+        shown = [t for t in steps if t in (1, 2, 4, 8) or t == steps[-1]]
+        header = ["read out after t steps"] + [f"t={t} rel. error (measured)" for t in shown]
+        rows = [[name] + [fmt_sci(errors[steps.index(t)]) for t in shown]
+                for name, errors in rec["rel_error"].items()]
+        text += (f"\n\n{rec['operator']} (T={rec['timesteps']}, N={rec['n_basis']}, "
+                 f"{rec['rows']} rows of {rec['length']}, input scale {rec['input_scale']:g}): "
+                 "one primitive read out after t steps with the others exact, then all:\n\n"
+                 + _table(header, rows))
+    return text
+
+
+@renderer("operators.json", "Spiking operators: conversion error, firing rates, energy")
+def _render_operators(data: dict) -> str:
+    from .op_tables import render
+
+    return render(data)
+
+
+@renderer("tour.json", "Tour: from one spiking neuron to a converted Transformer block")
+def render_tour(data: dict) -> str:
+    steps = data["step_mse"]
+    shown = [t for t in range(1, len(steps) + 1) if t in (1, 2, 4, 8) or t == len(steps)]
+    step_table = _table(["time steps used t"] + [f"t={t}" for t in shown],
+                        [["MSE (measured)"] + [fmt_sci(steps[t - 1]) for t in shown]])
+    b = data["block"]
+    block = _table(["block", "mode", "T", "sentences", "mean cosine (measured)",
+                    "min cosine (measured)", "max abs diff (measured)", "seconds"],
+                   [[b["model"], b["mode"], str(b["timesteps"]), str(b["n_sentences"]),
+                     f"{b['mean_cosine']:.5f}", f"{b['min_cosine']:.5f}",
+                     fmt_sci(b["max_abs_diff"]), f"{b['total_seconds']:.1f}"]])
+    return (render_fs_baseline(data["neurons"])
+            + "\n\n#### The MBE GELU neuron's partial reconstruction after t steps\n\n"
+            + step_table + "\n\n#### A converted Transformer block vs the ANN block\n\n"
+            + block + f"\n\nThe whole tour ran in {data['run']['seconds']:.0f} s.")
+
+
 # ---------------------------------------------------------------- assembly
 
 

@@ -14,6 +14,12 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
 #: every notebook by the test and point into tmp_path.
 TINY_PARAMETERS: dict[str, dict] = {
     "01_neuron.ipynb": {"quick": True},
+    "02_operators.ipynb": {"quick": True, "timesteps": [8], "n_sentences": 4,
+                           "uniform_size": 4096, "max_elements": 20_000, "n_act": 2,
+                           "n_prim": 2, "n_sweep": [2], "activations": ["gelu"]},
+    "03_conversion.ipynb": {"quick": True},
+    "04_explorer.ipynb": {"quick": True},
+    "00_tour.ipynb": {"quick": True},
 }
 
 

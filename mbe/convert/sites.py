@@ -19,7 +19,7 @@ Inputs outside a range are counted by the ops, never clamped.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -41,7 +41,7 @@ PROBABILITY_RANGE = (0.0, 1.0)
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything `build` needs besides the calibrated ranges."""
+    """Everything `build` needs besides each site's own calibrated ranges."""
 
     timesteps: int = 16
     mode: str = "mbe"
@@ -49,6 +49,8 @@ class Settings:
     activation_basis: int = 4
     identity_basis: int = 8
     variant: str = "best"
+    #: activation kind -> the domain every site of that kind shares (None: the ops' default)
+    domains: dict = field(default_factory=dict)
 
 
 class Range:
@@ -85,8 +87,9 @@ class Site(nn.Module):
         self.recording = False
         self.probe: Callable | None = None
         self.ranges: dict[str, Range] = {}
-        self.path = ""        # module path of what this site converts (set on install)
-        self.via = "module"   # "module", "attention interface" or "functional call"
+        self.path = ""          # module path of what this site converts (set on install)
+        self.via = "module"     # "module", "attention interface" or "functional call"
+        self.module_class = ""  # class of the module it converts (or that calls it)
         self.calibrated: dict[str, tuple[float, float]] = {}
 
     def forward(self, *args):
@@ -119,7 +122,7 @@ class Site(nn.Module):
         rng = self.ranges.get(name)
         if rng is None or not rng.seen:
             raise ConversionError(
-                f"site `{self.path}` ({self.operation}) never ran on finite inputs during "
+                f"site `{self.path}` ({self.operation}) saw no finite `{name}` during "
                 "calibration, so its range is unknown: pass calibration batches that reach "
                 f"it, or keep it in floating point with keep_float=[{self.path!r}]")
         return rng.with_margin(settings.margin)
@@ -140,6 +143,10 @@ class Site(nn.Module):
         """Serve a functional call (e.g. `F.relu(x)`) routed here by `FunctionalSites`."""
         return self(args[0])
 
+    def activation_inputs(self) -> dict[str, str]:
+        """Activation kind -> the operand fed to that kind's shared neuron (`shared_domains`)."""
+        return {}
+
 
 # -- elementwise activations ---------------------------------------------------------------------
 ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -154,8 +161,9 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
 class ActivationSite(Site):
     """An activation replaced by one fitted MBE neuron, elementwise (Eq. 8).
 
-    The neuron's domain is `mbe.ops`' default for the kind (GELU: (-120, 10) as the paper)
-    when that covers the calibrated range; otherwise the calibrated range with its margin.
+    Every site of a kind shares one neuron (`shared_domains`): on `mbe.ops`' default domain
+    for the kind (GELU: (-120, 10) as the paper) when that covers every site's calibrated
+    range, otherwise on the union of the calibrated ranges.
     """
 
     def __init__(self, kind: str, ann: Callable[[Tensor], Tensor] | None = None):
@@ -173,13 +181,15 @@ class ActivationSite(Site):
     def spiking(self, x: Tensor) -> Tensor:
         return self.op(x)
 
+    def activation_inputs(self) -> dict[str, str]:
+        return {self.kind: "x"}
+
     def _build(self, settings: Settings) -> None:
-        lo, hi = self.calibrated["x"] = self.calibrated_range("x", settings)
-        kwargs = dict(timesteps=settings.timesteps, n_basis=settings.activation_basis,
-                      mode=settings.mode, variant=settings.variant)
-        default = ops.Activation.default_domain(self.kind)
-        covered = default[0] <= lo and hi <= default[1]
-        self.op = ops.Activation(self.kind, domain=None if covered else (lo, hi), **kwargs)
+        self.calibrated["x"] = self.calibrated_range("x", settings)
+        self.op = ops.Activation(self.kind, timesteps=settings.timesteps,
+                                 n_basis=settings.activation_basis,
+                                 domain=settings.domains.get(self.kind), mode=settings.mode,
+                                 variant=settings.variant)
 
     def call_functional(self, args: tuple, kwargs: dict):
         if self.kind.startswith("gelu"):
@@ -189,6 +199,20 @@ class ActivationSite(Site):
                                       f"{approximate!r} and with another approximation: "
                                       "one module, one GELU variant")
         return self(args[0])
+
+
+def shared_domains(sites: list[Site], settings: Settings) -> dict:
+    """kind -> the domain all activation sites of that kind share (None: the default)."""
+    ranges: dict[str, list[tuple[float, float]]] = {}
+    for site in sites:
+        for kind, operand in site.activation_inputs().items():
+            ranges.setdefault(kind, []).append(site.calibrated_range(operand, settings))
+    domains = {}
+    for kind, found in ranges.items():
+        lo, hi = min(r[0] for r in found), max(r[1] for r in found)
+        default = ops.DEFAULT_DOMAINS[kind]
+        domains[kind] = None if default[0] <= lo and hi <= default[1] else (lo, hi)
+    return domains
 
 
 # -- softmax and LayerNorm -----------------------------------------------------------------------
@@ -293,9 +317,13 @@ class MaxPoolSite(Site):
             best = best + self.op(cols[:, :, i] - best)
         return best.reshape(shape)
 
+    def activation_inputs(self) -> dict[str, str]:
+        return {"relu": "diff"}
+
     def _build(self, settings: Settings) -> None:
-        rng = self.calibrated["diff"] = self.calibrated_range("diff", settings)
-        self.op = ops.Activation("relu", timesteps=settings.timesteps, domain=rng,
+        self.calibrated["diff"] = self.calibrated_range("diff", settings)
+        self.op = ops.Activation("relu", timesteps=settings.timesteps,
+                                 domain=settings.domains.get("relu"),
                                  n_basis=settings.activation_basis, mode=settings.mode,
                                  variant=settings.variant)
 

@@ -1,0 +1,223 @@
+"""Exact staircase evaluation fast enough for whole activation tensors.
+
+A fitted neuron is a staircase in x (`mbe.staircase`): its output on piece k is a fixed value.
+`Table(breaks, values)` evaluates x -> values[idx(x)], idx(x) = #{k : x >= breaks[k]}, which
+is exactly the neuron's fast path (`Staircase.index` uses the same rule), but in one fused
+pass over x instead of a float64 `searchsorted` over up to half a million breaks.
+
+How it stays exact in float32. A float32 x satisfies x >= b (b float64) iff x >= b', b' the
+smallest float32 >= b; so float32 inputs are compared with breaks rounded up to float32, and
+no input is ever converted. The breaks are bucketed on a uniform grid by a monotone cell
+function of x, so only the few breaks in x's own cell are searched (`_kernels.c`).
+
+The loops live in `_kernels.c`, compiled once with the system C compiler (gcc/cc, OpenMP when
+available) into the cache directory and loaded with ctypes. Without a compiler everything
+still works through `torch.searchsorted` (same numbers, slower), with a warning.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from . import registry
+
+F32, F64 = torch.float32, torch.float64
+_SOURCE = Path(__file__).with_name("_kernels.c")
+_FLAGS = ["-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-lm"]
+_MAX_CELLS = 1 << 22
+
+
+# -- compilation ------------------------------------------------------------------------------
+def _compile(src: Path, out: Path) -> bool:
+    compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        return False
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    for extra in (["-fopenmp"], []):  # OpenMP if the compiler has it, serial otherwise
+        cmd = [compiler, str(src), "-o", str(tmp), *_FLAGS, *extra]
+        if subprocess.run(cmd, capture_output=True).returncode == 0:
+            tmp.replace(out)
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=1)
+def library() -> ctypes.CDLL | None:
+    """The compiled `_kernels.c` (built once per source version), or None without a compiler."""
+    source = _SOURCE.read_bytes() if _SOURCE.exists() else b""
+    tag = hashlib.sha256(source + " ".join(_FLAGS).encode()).hexdigest()[:16]
+    path = registry.cache_dir() / "kernels" / f"mbe_kernels_{tag}.so"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() and not (source and _compile(_SOURCE, path)):
+        warnings.warn("could not compile mbe/_kernels.c (no C compiler? set CC): mbe operators "
+                      "fall back to torch.searchsorted, which gives the same numbers but is "
+                      "much slower", stacklevel=2)
+        return None
+    return ctypes.CDLL(str(path))
+
+
+def _ptr(t: Tensor | None) -> ctypes.c_void_p:
+    return ctypes.c_void_p(t.data_ptr() if t is not None else None)
+
+
+def _real(dtype: torch.dtype):
+    return ctypes.c_float if dtype == F32 else ctypes.c_double
+
+
+def _suffix(dtype: torch.dtype, out: torch.dtype) -> str:
+    return {(F32, F32): "f32", (F32, F64): "f32_f64", (F64, F64): "f64"}[(dtype, out)]
+
+
+# -- the bucketed table -----------------------------------------------------------------------
+@dataclass
+class Summary:
+    """What one evaluation saw: element count, non-finite and out-of-domain counts, extremes."""
+
+    n: int
+    non_finite: int
+    outside: int
+    min: float
+    max: float
+
+
+def summarize(x: Tensor, domain: tuple[float, float]) -> Summary:
+    """`Summary` of x against domain, computed with torch (the C loops compute the same)."""
+    x64 = x.detach().to(F64).reshape(-1)
+    finite = torch.isfinite(x64)
+    xf = x64[finite]
+    return Summary(n=x64.numel(), non_finite=int((~finite).sum()),
+                   outside=int(((x64 < domain[0]) | (x64 > domain[1])).sum()),
+                   min=float(xf.min()) if xf.numel() else float("inf"),
+                   max=float(xf.max()) if xf.numel() else float("-inf"))
+
+
+def round_up(breaks: Tensor, dtype: torch.dtype) -> Tensor:
+    """The smallest value of `dtype` >= each float64 break (so x >= b iff x >= round_up(b))."""
+    b = breaks.to(dtype)
+    low = b.to(F64) < breaks
+    return torch.where(low, torch.nextafter(b, torch.tensor(float("inf"), dtype=dtype)), b)
+
+
+@dataclass
+class _Cells:
+    lo: float
+    inv: float
+    cells: int
+    base: Tensor  # (cells + 1,) int32
+    breaks: Tensor  # (K + 1,) in the input dtype, rounded up, then a padding +inf
+    values: Tensor  # (K + 1,) in the output dtype
+
+
+def _cells(breaks64: Tensor, values64: Tensor, dtype: torch.dtype, out: torch.dtype) -> _Cells:
+    brk = round_up(breaks64, dtype).contiguous()
+    vals = values64.to(out).contiguous()
+    finite = brk[torch.isfinite(brk)]
+    if finite.numel() < 2 or finite[0] == finite[-1]:
+        lo, inv, cells = 0.0, 0.0, 1
+    else:
+        cells = int(min(_MAX_CELLS, max(1024, 2 * len(brk))))
+        lo_t = finite[0]
+        inv_t = (torch.tensor(float(cells), dtype=F64) / (finite[-1].to(F64) - lo_t.to(F64)))
+        inv_t = inv_t.to(dtype)
+        lo, inv = float(lo_t), float(inv_t)
+    # the cell of every break, by the same float operations as the C loop (monotone in x)
+    v = (brk - torch.tensor(lo, dtype=dtype)) * torch.tensor(inv, dtype=dtype)
+    v = torch.where(v > 0, v, torch.zeros((), dtype=dtype)).clamp(max=cells - 1)
+    cell = v.to(torch.int64)
+    base = torch.searchsorted(cell, torch.arange(cells + 1, dtype=torch.int64))
+    padded = torch.cat([brk, torch.full((1,), float("inf"), dtype=dtype)])
+    return _Cells(lo, inv, cells, base.to(torch.int32).contiguous(), padded, vals)
+
+
+class Table:
+    """x -> values[#{k : x >= breaks[k]}] exactly, for float32 and float64 tensors x.
+
+    breaks: ascending float64 (K,); values: float64 (K + 1,). Values are returned in x's dtype
+    (float64 values rounded to float32 for float32 x, as `level.to(x.dtype)` does), or in
+    float64 for any x with `wide=True`. NaN inputs give NaN and index -1.
+    """
+
+    def __init__(self, breaks: Tensor, values: Tensor):
+        if values.shape != (breaks.numel() + 1,):
+            raise ValueError(f"a table with {breaks.numel()} breaks needs {breaks.numel() + 1} "
+                             f"values, got shape {tuple(values.shape)}")
+        self.breaks = breaks.to(F64).contiguous()
+        self.values = values.to(F64).contiguous()
+        self._by_dtype: dict[tuple, _Cells] = {}
+
+    def cells(self, dtype: torch.dtype, out: torch.dtype | None = None, *,
+              merged: bool = False) -> _Cells:
+        """The bucketed tables for x of `dtype`; merged=True drops the breaks between pieces
+        of equal value (same values, fewer breaks: for lookups that need no piece index)."""
+        key = (dtype, out or dtype, merged)
+        if key not in self._by_dtype:
+            breaks, values = self.breaks, self.values
+            if merged:
+                change = values[1:] != values[:-1]
+                breaks, values = breaks[change], torch.cat([values[:1], values[1:][change]])
+            self._by_dtype[key] = _cells(breaks, values, dtype, out or dtype)
+        return self._by_dtype[key]
+
+    def __call__(self, x: Tensor, domain: tuple[float, float], *, index: bool = False,
+                 wide: bool = False) -> tuple[Tensor, Tensor | None, Summary]:
+        """(values, piece index (int32) if `index`, Summary of x against domain)."""
+        if x.dtype not in (F32, F64):
+            raise TypeError(f"Table evaluates float32 or float64 tensors, got {x.dtype}: "
+                            "convert the input first")
+        out_dtype = F64 if wide else x.dtype
+        lib = library()
+        if lib is None:
+            return self._torch(x, domain, index, out_dtype)
+        c = self.cells(x.dtype, out_dtype, merged=not index)
+        xc = x.detach().contiguous()
+        out = torch.empty(xc.shape, dtype=out_dtype)
+        idx = torch.empty(xc.shape, dtype=torch.int32) if index else None
+        stats = (ctypes.c_double * 4)()
+        real = _real(x.dtype)
+        getattr(lib, f"stair_lookup_{_suffix(x.dtype, out_dtype)}")(
+            _ptr(xc), ctypes.c_int64(xc.numel()), real(c.lo), real(c.inv),
+            ctypes.c_int64(c.cells), _ptr(c.base), _ptr(c.breaks), _ptr(c.values), _ptr(out),
+            _ptr(idx), ctypes.c_double(domain[0]), ctypes.c_double(domain[1]), stats,
+            ctypes.c_int(torch.get_num_threads()))
+        summary = Summary(xc.numel(), int(stats[0]), int(stats[1]), stats[2], stats[3])
+        return out, idx, summary
+
+    def _torch(self, x: Tensor, domain, index: bool, out_dtype: torch.dtype):
+        """The reference evaluation (also the fallback without a C compiler)."""
+        c = self.cells(x.dtype, out_dtype)
+        k = torch.searchsorted(c.breaks[:-1], x.detach().contiguous(), right=True)
+        nan = torch.isnan(x)
+        out = torch.where(nan, torch.full((), float("nan"), dtype=out_dtype), c.values[k])
+        idx = torch.where(nan, -1, k).to(torch.int32) if index else None
+        return out, idx, summarize(x, domain)
+
+
+def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False):
+    """Fused softmax numerator (see `_kernels.c`) of a contiguous float32 (rows, cols) x:
+    (e, row maxima (rows, 1), piece index or None, (nan, evaluated, min f, max f)), or None
+    without a C compiler."""
+    lib = library()
+    if lib is None:
+        return None
+    c = table.cells(F32, merged=not index)
+    rows, cols = x.shape
+    e = torch.empty_like(x)
+    top = torch.empty(rows, 1, dtype=F32)
+    idx = torch.empty(x.shape, dtype=torch.int32) if index else None
+    stats = (ctypes.c_double * 4)()
+    f = ctypes.c_float
+    lib.softmax_exp_f32(_ptr(x), ctypes.c_int64(rows), ctypes.c_int64(cols), _ptr(top),
+                        f(log2e), f(c.lo), f(c.inv), ctypes.c_int64(c.cells), _ptr(c.base),
+                        _ptr(c.breaks), _ptr(c.values), _ptr(e), _ptr(idx), stats,
+                        ctypes.c_int(torch.get_num_threads()))
+    return e, top, idx, (int(stats[0]), int(stats[1]), stats[2], stats[3])

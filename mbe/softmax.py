@@ -1,0 +1,147 @@
+"""Spiking softmax (Wang et al. 2025, Eq. 13).
+
+For a row x (after subtracting the row maximum and applying the mask):
+
+    z = x log2(e),  k = floor(z),  f = z - k in [0, 1)
+    e^x = 2^f * 2^k            2^f by the MBE 2^x neuron on [0, 1], 2^k a shift
+    S = sum_j e^x_j = M 2^E    M in [0.5, 1) (frexp's convention, matching 1/x's domain)
+    softmax(x) = e^x * (1/M) * 2^-E
+
+The last product is the spike multiplication (Eqs. 9-12) of the two mantissas, the 2^x output
+and the MBE 1/x output, each identity-encoded over the fixed range its neuron can output; their
+exponents combine as one shift 2^(k - E). No operand range needs calibration. Where z < -126
+(e^x below float32's normal range) the element is flushed to 0 and the 2^x neuron is not run.
+Decisions the paper leaves open are in docs/decisions.md ("Operators").
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from . import kernels
+from .kernels import Summary
+from .multiply import ProductStats, spike_product
+from .primitives import F32, F64, Chain, Encoded, compute_dtype, fitted, identity_of_output
+from .spiking_op import SpikingOp
+
+LOG2E = 1.4426950408889634
+MIN_EXPONENT = {F32: -126, F64: -1022}
+
+
+def apply_mask(x: Tensor, mask: Tensor | None) -> Tensor:
+    """Additive float masks are added; boolean masks keep True and set False to -inf."""
+    if mask is None:
+        return x
+    if mask.dtype == torch.bool:
+        return x.masked_fill(~mask, -math.inf)
+    if not mask.is_floating_point():
+        raise TypeError(f"mask must be bool (True = keep) or an additive float mask, got "
+                        f"{mask.dtype}")
+    return x + mask.to(x.dtype)
+
+
+class Softmax(SpikingOp):
+    """softmax(x, dim) by Eq. 13. `forward(x, mask=None)`; mask broadcastable to x.
+
+    A row whose every entry is masked out (-inf) has no softmax: it raises a ValueError.
+    """
+
+    def __init__(self, *, timesteps: int = 16, mode: str = "mbe", dim: int = -1,
+                 n_basis: int = 8, variant: str = "best", neuron: str = "mbe"):
+        super().__init__(timesteps, mode)
+        self.dim = dim
+        n_id = 1 if neuron == "fs" else 8
+        exp2 = fitted("exp2", (0.0, 1.0), n_basis, timesteps, variant, neuron)
+        recip = fitted("reciprocal", (0.5, 1.0), n_basis, timesteps, variant, neuron)
+        self.numerator = Chain(self.add_primitive("exp2", exp2),
+                               self.add_primitive("identity_exp2",
+                                                  identity_of_output(exp2, n_id, timesteps)))
+        self.denominator = Chain(self.add_primitive("reciprocal", recip),
+                                 self.add_primitive("identity_reciprocal",
+                                                    identity_of_output(recip, n_id, timesteps)))
+        self.products = ProductStats()
+
+    def reset_stats(self) -> None:
+        super().reset_stats()
+        self.products = ProductStats()
+
+    def report(self) -> dict:
+        return {**super().report(), "products": self.products.to_dict()}
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, dim={self.dim}"
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        mode = self.start_call()
+        cd = compute_dtype(x.dtype)
+        xm = apply_mask(x.to(cd), mask).movedim(self.dim, -1)
+        rows = xm.reshape(-1, xm.shape[-1]).contiguous()
+        e, top, num = self._numerator(rows, mode)
+        if bool((top == -math.inf).any()):
+            raise ValueError("softmax over a row whose every entry is masked out (-inf) is "
+                             "undefined: keep at least one position per row in the mask")
+        mant, ex = torch.frexp(e.sum(-1, keepdim=True))
+        den = self.denominator.encode(mant, mode, self.record)
+        r = torch.ldexp(den.values.to(cd), -ex)
+        out = e * r
+        if mode == "spike" and num.enc.spikes is not None and den.spikes is not None:
+            out = self._spike_output(out, num, den, ex)
+        coinc = None
+        if num.counts is not None and den.counts is not None:
+            coinc = int((num.counts * den.counts.expand(-1, rows.shape[-1])[num.keep]).sum())
+        self.products.add(num.evaluated, coinc)
+        return out.reshape(xm.shape).movedim(-1, self.dim).to(x.dtype)
+
+    # -- e^x = 2^f 2^k ------------------------------------------------------------------------
+    def _numerator(self, rows: Tensor, mode: str) -> tuple[Tensor, Tensor, "_Numerator"]:
+        """(e^(x - max) by 2^f 2^k, the row maxima, what the 2^x neuron saw)."""
+        if mode == "mbe" and rows.dtype == F32 and self.numerator.fused:
+            fused = kernels.softmax_exp(rows, LOG2E, self.numerator.table, index=self.record)
+            if fused is not None:
+                e, top, idx, stats = fused
+                return e, top, self._account_fused(idx, stats)
+        top = rows.amax(-1, keepdim=True)
+        z = (rows - top) * torch.tensor(LOG2E, dtype=rows.dtype)
+        keep = z >= MIN_EXPONENT[rows.dtype]
+        k = torch.floor(z)
+        enc = self.numerator.encode((z - k)[keep], mode, self.record)
+        e = torch.zeros_like(z).masked_fill(torch.isnan(z), math.nan)
+        e[keep] = torch.ldexp(enc.values.to(rows.dtype), k[keep])
+        return e, top, _Numerator(int(keep.sum()), keep, k, enc)
+
+    def _account_fused(self, idx, stats) -> "_Numerator":
+        _, evaluated, lo, hi = stats
+        domain = self.numerator.first.fitted.domain
+        if evaluated and not (domain[0] <= lo and hi <= domain[1]):
+            raise RuntimeError(f"2^x inputs left [0, 1] ({lo}, {hi}): the fused kernel is broken")
+        summary = Summary(evaluated, 0, 0, lo, hi) if evaluated else None
+        keep = None if idx is None else idx >= 0
+        counts = self.numerator.account(evaluated, summary, None if idx is None else idx[keep])
+        return _Numerator(evaluated, keep, None, Encoded(torch.empty(0), counts))
+
+    # -- the spike product of the two mantissas, then the shift 2^(k - E) ---------------------
+    def _spike_output(self, out: Tensor, num: "_Numerator", den: Encoded, ex: Tensor) -> Tensor:
+        row = torch.arange(out.shape[0])[:, None].expand_as(out)[num.keep]
+        den_rows = Encoded(den.values[row, 0], den.counts[row, 0], den.spikes[row, 0],
+                           den.code[row, 0])
+        ia = self.numerator.second.fitted
+        ib = self.denominator.second.fitted
+        mant = spike_product(num.enc, den_rows, ia, ib)
+        shift = num.k[num.keep] - ex.expand_as(out)[num.keep].to(F64)
+        out = out.clone()
+        out[num.keep] = torch.ldexp(mant, shift).to(out.dtype)
+        return out
+
+
+class _Numerator:
+    """How many elements ran the 2^x neuron and which (keep, when known), their k, and the
+    encoded 2^f (values; spikes and counts where measured)."""
+
+    def __init__(self, evaluated: int, keep: Tensor | None, k: Tensor | None, enc: Encoded):
+        self.evaluated, self.keep, self.k, self.enc = evaluated, keep, k, enc
+
+    @property
+    def counts(self) -> Tensor | None:
+        return self.enc.counts

@@ -1,0 +1,290 @@
+"""The spiking operators: exact parity, fast path == simulation, spike multiplication, stats.
+
+Small fits (T = 8, N = 2) keep this fast; each primitive is fitted once per session.
+"""
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mbe import kernels
+from mbe.ops import Activation, LayerNorm, Multiply, Softmax
+from mbe.primitives import dyadic_range, fitted, identity
+from mbe.multiply import intensity_matrix
+
+T, N = 8, 2
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture(scope="module")
+def gelu():
+    return Activation("gelu", timesteps=T, n_basis=N)
+
+
+@pytest.fixture(scope="module")
+def softmax():
+    return Softmax(timesteps=T, n_basis=N)
+
+
+@pytest.fixture(scope="module")
+def layer_norm():
+    ln = torch.nn.LayerNorm(24)
+    with torch.no_grad():
+        ln.weight.normal_(generator=_gen(1))
+        ln.bias.normal_(generator=_gen(2))
+    return ln
+
+
+def _both_modes(op, *args, method=None, **kwargs):
+    """Run op in "mbe" then "spike" mode (recording), returning outputs and reports."""
+    outs, reports = [], []
+    for mode in ("mbe", "spike"):
+        op.mode, op.record = mode, True
+        op.reset_stats()
+        fn = getattr(op, method) if method else op
+        outs.append(fn(*args, **kwargs))
+        reports.append(op.report())
+    op.mode, op.record = "mbe", False
+    return outs, reports
+
+
+def _strip_mode(report):
+    return {k: v for k, v in report.items() if k != "mode"}
+
+
+# -- the fast table ------------------------------------------------------------------------------
+def test_table_is_exact_at_every_break(gelu):
+    """The bucketed lookup equals the neuron's float64 staircase at, just below and just above
+    every breakpoint, for float32 and float64 inputs, with and without the C loops."""
+    f = gelu.primitives["gelu"].fitted
+    st = f.neuron.staircase
+    b = st.breaks[(st.breaks > -20) & (st.breaks < 20)]
+    inf = torch.tensor(math.inf, dtype=torch.float64)
+    probe = torch.cat([b, torch.nextafter(b, -inf), torch.nextafter(b, inf),
+                       torch.linspace(-130, 15, 5001, dtype=torch.float64)])
+    for dtype in (torch.float32, torch.float64):
+        x = probe.to(dtype)
+        fast, idx, summary = f.table(x, f.domain, index=True)
+        ref = f.neuron(x)
+        assert torch.equal(fast, ref)
+        assert torch.equal(f.table(x, f.domain)[0], ref)  # the merged table (no index)
+        assert torch.equal(fast, f.table._torch(x, f.domain, False, dtype)[0])
+        assert torch.equal(idx.long(), torch.searchsorted(st.breaks, x.to(torch.float64),
+                                                           right=True))
+        assert summary.outside == int(((x < -120) | (x > 10)).sum())
+
+
+def test_table_marks_nan():
+    table = kernels.Table(torch.tensor([0.0, 1.0], dtype=torch.float64),
+                          torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    y, idx, summary = table(torch.tensor([-1.0, 0.5, float("nan"), 2.0]), (0.0, 1.0), index=True)
+    assert y[[0, 1, 3]].tolist() == [1.0, 2.0, 3.0] and math.isnan(y[2])
+    assert idx.tolist() == [0, 1, -1, 2]
+    assert (summary.non_finite, summary.outside) == (1, 2)
+
+
+# -- spike multiplication -------------------------------------------------------------------------
+def test_dyadic_range_covers_and_is_exact():
+    beta, m = dyadic_range(-3.0, 5.0, 8, 16)
+    span = 8 * (2**16 - 1)
+    assert math.log2(beta).is_integer()
+    assert beta * (m - 0.5) <= -3.0 and beta * (m - 0.5 + span) >= 5.0
+
+
+def test_spike_product_equals_product_of_reconstructions():
+    """Eq. 11 computed literally, sum(D * S) from the two spike tensors plus the bias
+    cross-terms, equals the product of the two identity reconstructions."""
+    ia, ib = identity(-3.0, 5.0, 4, T), identity(-2.0, 2.0, 4, T)
+    g = _gen(3)
+    a = torch.rand(500, generator=g, dtype=torch.float64) * 8 - 3
+    b = torch.rand(500, generator=g, dtype=torch.float64) * 4 - 2
+    ra, sa = ia.neuron.simulate(a)
+    rb, sb = ib.neuron.simulate(b)
+    d = intensity_matrix(ia, ib)
+    s = torch.einsum("ei,ej->eij", sa.flatten(-2), sb.flatten(-2))  # S = s^T s'
+    qa, qb = ia.code(sa), ib.code(sb)
+    total = (d * s).sum((-2, -1)) + ib.m * qa + ia.m * qb + ia.m * ib.m
+    product = ia.beta * ib.beta * total
+    assert torch.allclose(product, ra * rb, rtol=1e-12, atol=1e-12)
+    # and the operator returns exactly that, in both modes
+    mul = Multiply((-3.0, 5.0), (-2.0, 2.0), timesteps=T, n_basis=4)
+    (fast, spiking), _ = _both_modes(mul, a, b)
+    assert torch.equal(fast, product) and torch.equal(spiking, product)
+
+
+def test_multiply_error_bound_and_modes():
+    mul = Multiply((-4.0, 4.0), (-1.0, 3.0), timesteps=T, n_basis=8)
+    ia, ib = mul.encoders
+    g = _gen(4)
+    a = torch.rand(64, 1, generator=g) * 8 - 4
+    b = torch.rand(1, 32, generator=g) * 4 - 1
+    (fast, spiking), (r_fast, r_spike) = _both_modes(mul, a, b)
+    assert fast.shape == (64, 32) and fast.dtype == torch.float32
+    assert torch.equal(fast, spiking)
+    ea, eb = ia.beta / 2, ib.beta / 2  # the encoders' worst-case reconstruction errors
+    bound = a.abs() * eb + b.abs() * ea + ea * eb + 1e-6 * (a * b).abs()
+    assert bool(((fast - a * b).abs() <= bound).all())
+    assert _strip_mode(r_fast) == _strip_mode(r_spike)
+    assert r_fast["products"] == {"products": 64 * 32, "coincidences":
+                                  r_spike["products"]["coincidences"]}
+    mul.mode = "exact"
+    assert torch.equal(mul(a, b), a * b)
+
+
+def test_matmul_modes_agree_and_count():
+    mul = Multiply((-2.0, 2.0), (-3.0, 3.0), timesteps=T, n_basis=2)
+    g = _gen(5)
+    q = torch.randn(2, 3, 5, 8, generator=g).clamp(-2, 2)
+    k = torch.randn(2, 3, 8, 6, generator=g).clamp(-3, 3)
+    (fast, spiking), (r_fast, r_spike) = _both_modes(mul, q, k, method="matmul")
+    assert torch.equal(fast, spiking)
+    assert torch.allclose(fast, q @ k, atol=0.1)
+    assert r_fast["products"]["products"] == 2 * 3 * 5 * 6 * 8
+    assert _strip_mode(r_fast) == _strip_mode(r_spike)
+    with pytest.raises(ValueError, match="matmul needs"):
+        mul.matmul(q, q)
+
+
+def test_out_of_range_operands_are_counted_not_hidden():
+    mul = Multiply((0.0, 1.0), (0.0, 1.0), timesteps=T, n_basis=2)
+    lo, hi = mul.encoders[0].domain
+    a = torch.tensor([0.5, hi + 3.0, lo - 2.0])
+    mul(a, torch.ones(3))
+    rep = mul.report()["primitives"]["identity_a"]
+    assert rep["outside"] == 2 and rep["fraction_outside"] == pytest.approx(2 / 3)
+    assert rep["max_seen"] == pytest.approx(hi + 3.0)
+
+
+# -- activations ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind, reference", [
+    ("gelu", F.gelu), ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh")),
+    ("tanh", torch.tanh), ("silu", F.silu), ("relu", F.relu)])
+def test_exact_mode_is_the_float_function_and_fits_nothing(kind, reference):
+    op = Activation(kind, timesteps=T, n_basis=N, domain=(-7.0, 7.0), mode="exact")
+    x = torch.linspace(-6, 6, 1001)
+    assert torch.allclose(op(x), reference(x), atol=1e-6)
+    assert "neuron" not in vars(op.primitives[kind].fitted)  # exact mode never fits
+
+
+def test_gelu_and_gelu_tanh_are_different_functions():
+    x = torch.linspace(-4, 4, 801, dtype=torch.float64)
+    exact = Activation("gelu", mode="exact")(x)
+    tanh_form = Activation("gelu_tanh", mode="exact")(x)
+    assert float((exact - tanh_form).abs().max()) > 1e-4
+
+
+def test_activation_fast_path_equals_simulation(gelu):
+    x = torch.randn(3, 40, generator=_gen(6)) * 3
+    x[0, 0] = 200.0  # outside the fitted domain: evaluated and counted
+    for dtype in (torch.float32, torch.float64, torch.bfloat16):
+        (fast, spiking), (r_fast, r_spike) = _both_modes(gelu, x.to(dtype))
+        assert fast.dtype == dtype and fast.shape == x.shape
+        assert torch.equal(fast, spiking)
+        assert _strip_mode(r_fast) == _strip_mode(r_spike)
+    p = r_fast["primitives"]["gelu"]
+    assert p["outside"] == 1 and p["seen"] == x.numel()
+    assert p["comparisons"] == x.numel() * N * T
+    assert 0 < p["firing_rate"] < 1 and p["spikes"] == round(p["firing_rate"] * p["comparisons"])
+
+
+def test_activation_rejects_unknown_kind_and_mode(gelu):
+    with pytest.raises(ValueError, match="unknown activation"):
+        Activation("swish")
+    gelu.mode = "fast"
+    try:
+        with pytest.raises(ValueError, match="mode must be one of"):
+            gelu(torch.zeros(2))
+    finally:
+        gelu.mode = "mbe"
+
+
+# -- softmax --------------------------------------------------------------------------------------
+def test_softmax_exact_mode_is_softmax():
+    op = Softmax(timesteps=T, n_basis=N, mode="exact", dim=1)
+    x = torch.randn(4, 7, 5, generator=_gen(7)) * 4
+    assert torch.allclose(op(x), torch.softmax(x, 1), atol=1e-6)
+
+
+def test_softmax_modes_agree_with_causal_and_additive_masks(softmax):
+    x = torch.randn(2, 3, 9, 9, generator=_gen(8)) * 3
+    causal = torch.tril(torch.ones(9, 9, dtype=torch.bool))
+    additive = torch.zeros(2, 1, 1, 9).masked_fill(torch.rand(2, 1, 1, 9, generator=_gen(9)) < 0.3,
+                                                   torch.finfo(torch.float32).min)
+    for mask, ref_in in ((None, x), (causal, x.masked_fill(~causal, -math.inf)),
+                         (additive, x + additive)):
+        (fast, spiking), (r_fast, r_spike) = _both_modes(softmax, x, mask=mask)
+        assert torch.equal(fast, spiking)
+        assert _strip_mode(r_fast) == _strip_mode(r_spike)
+        ref = torch.softmax(ref_in, -1)
+        assert float((fast - ref).abs().max()) < 0.05  # a T=8, N=2 fit: coarse but close
+        if mask is causal:
+            assert bool((fast[..., ~causal] == 0).all())  # masked positions get exactly 0
+
+
+def test_softmax_fused_kernel_equals_torch_path(softmax, monkeypatch):
+    x = torch.randn(6, 33, generator=_gen(10)) * 5
+    x[0, 3] = -200.0  # flushed: e^x below float32's normal range
+    fused = softmax(x)
+    monkeypatch.setattr(kernels, "softmax_exp", lambda *a, **k: None)
+    assert torch.equal(softmax(x), fused)
+
+
+def test_softmax_fully_masked_row_raises(softmax):
+    mask = torch.ones(3, 4, dtype=torch.bool)
+    mask[1] = False
+    with pytest.raises(ValueError, match="masked out"):
+        softmax(torch.zeros(3, 4), mask)
+
+
+def test_softmax_rows_sum_to_one_and_report_is_json(softmax):
+    softmax.reset_stats()
+    softmax.record = True
+    y = softmax(torch.randn(16, 20, generator=_gen(11)) * 2)
+    softmax.record = False
+    assert float((y.sum(-1) - 1).abs().max()) < 0.05
+    rep = json.loads(json.dumps(softmax.report()))
+    assert rep["calls"] == 1 and set(rep["primitives"]) == {
+        "exp2", "identity_exp2", "reciprocal", "identity_reciprocal"}
+    assert rep["primitives"]["exp2"]["outside"] == 0
+    assert rep["primitives"]["reciprocal"]["seen"] == 16
+
+
+# -- layer norm -----------------------------------------------------------------------------------
+def test_layernorm_exact_mode_is_layer_norm(layer_norm):
+    op = LayerNorm.from_module(layer_norm, timesteps=T, n_basis=N, mode="exact")
+    x = torch.randn(3, 5, 24, generator=_gen(12)) * 3 + 1
+    assert torch.allclose(op(x), layer_norm(x), atol=1e-5)
+
+
+def test_layernorm_shares_parameters(layer_norm):
+    op = LayerNorm.from_module(layer_norm, timesteps=T, n_basis=N)
+    before = layer_norm.weight.detach().clone()
+    op(torch.randn(2, 24, generator=_gen(13)))
+    assert op.weight is layer_norm.weight and op.bias is layer_norm.bias
+    assert torch.equal(layer_norm.weight, before)
+    with pytest.raises(ValueError, match="trailing dims"):
+        op(torch.zeros(2, 23))
+
+
+@pytest.mark.parametrize("input_range", [(-6.0, 8.0), None])
+def test_layernorm_modes_agree(layer_norm, input_range):
+    op = LayerNorm.from_module(layer_norm, timesteps=T, n_basis=N, input_range=input_range)
+    x = torch.randn(4, 6, 24, generator=_gen(14)) * 2 + 1
+    with torch.no_grad():
+        (fast, spiking), (r_fast, r_spike) = _both_modes(op, x)
+        ref = layer_norm(x)
+    assert torch.equal(fast, spiking)
+    assert _strip_mode(r_fast) == _strip_mode(r_spike)
+    assert float((fast - ref).norm() / ref.norm()) < 0.05
+    assert r_fast["primitives"]["rsqrt"]["outside"] == 0  # the parity fix keeps M in [0.5, 2)
+
+
+def test_primitives_are_shared_not_refitted():
+    a = fitted("gelu", (-120.0, 10.0), N, T)
+    assert a is fitted("gelu", (-120, 10), N, T)
+    assert Activation("gelu", timesteps=T, n_basis=N).primitives["gelu"].fitted is a
