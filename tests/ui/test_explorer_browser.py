@@ -137,14 +137,25 @@ def _run_all_cells(page, timeout_error) -> None:
     pytest.fail("Run All Cells did not start the notebook")
 
 
-def _drag(page, handle, dx: float) -> None:
-    box = handle.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + dx / 2, y, steps=5)
-    page.mouse.move(x + dx, y, steps=5)
-    page.mouse.up()
+def _drag_slider(page, slider, dx: float) -> str:
+    """Drag the slider's handle dx pixels right; returns the new readout. The notebook may
+    still be scrolling into place, so a drag that did not take is retried (bounded)."""
+    readout = slider.locator(".widget-readout")
+    start = readout.inner_text()
+    for _ in range(3):
+        slider.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)  # let the layout settle
+        box = slider.locator(".noUi-handle").bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + dx / 2, y, steps=5)
+        page.mouse.move(x + dx, y, steps=5)
+        page.mouse.up()
+        page.wait_for_timeout(500)
+        if readout.inner_text() != start:
+            return readout.inner_text()
+    pytest.fail(f"dragging the slider did not move it (readout stayed {start})")
 
 
 def test_explorer_renders_and_answers_a_slider_in_a_browser(sync_api, jupyterlab):
@@ -171,13 +182,11 @@ def test_explorer_renders_and_answers_a_slider_in_a_browser(sync_api, jupyterlab
             before_src = figure.evaluate("img => img.src")
             before = figure.screenshot()
 
-            slider = page.locator(".mbe-tau-d")
-            _drag(page, slider.locator(".noUi-handle"), 20)
+            readout = _drag_slider(page, page.locator(".mbe-tau-d"), 20)
+            assert float(readout) > 1.0, readout  # the multiplier moved right
             page.wait_for_function(
                 "src => document.querySelector('img.mbe-explorer-figure').src !== src",
                 arg=before_src, timeout=60_000)
-            readout = slider.locator(".widget-readout").inner_text()
-            assert float(readout) > 1.0, readout  # the multiplier moved right
             page.wait_for_function(
                 "() => { const i = document.querySelector('img.mbe-explorer-figure');"
                 " return i.complete && i.naturalWidth > 1000; }")
