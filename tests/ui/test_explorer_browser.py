@@ -121,6 +121,15 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+#: True once no cell is queued or running and every code cell has an execution count.
+ALL_RAN = """() => {
+    const prompts = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));
+    const idle = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
+        .some(e => /\\(ipykernel\\) \\| Idle/.test(e.textContent));
+    return idle && prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+}"""
+
+
 def _run_all_cells(page, timeout_error) -> None:
     """Run > Run All Cells, once the kernel is connected (the menu does nothing before)."""
     idle = re.compile(r"\(ipykernel\) \| Idle")
@@ -172,8 +181,7 @@ def test_explorer_renders_and_answers_a_slider_in_a_browser(sync_api, jupyterlab
 
             figure = page.locator("img.mbe-explorer-figure")
             figure.wait_for(state="visible", timeout=240_000)  # the widget rendered
-            page.locator(".jp-OutputArea-output", has_text="grid points").wait_for(
-                timeout=240_000)  # every cell ran
+            page.wait_for_function(ALL_RAN, timeout=480_000)  # and every cell ran
             outputs = " ".join(page.locator(".jp-OutputArea-output").all_inner_texts())
             assert "Traceback" not in outputs and "Error displaying widget" not in outputs
             assert figure.evaluate("img => img.complete && img.naturalWidth > 1000")
