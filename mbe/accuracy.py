@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .activations import Activations
-from .ops import DEFAULT_DOMAINS, Activation, LayerNorm, Multiply, Softmax
+from .ops import DEFAULT_DOMAINS, Activation, LayerNorm, Multiply, Softmax, covering_domain
 
 TIMESTEPS = (8, 10, 12, 16)
 ACTIVATIONS = ("gelu", "gelu_tanh", "tanh", "silu")
@@ -74,7 +74,8 @@ class Inputs:
     layernorm: list             # [(x, nn.LayerNorm)]
     multiply: tuple             # (a, b)
     matmul: list                # [(site, a, b)]
-    ranges: dict                # operand kind -> calibrated (lo, hi)
+    ranges: dict                # operand kind -> calibrated (lo, hi); "activation": the
+                                # activations' (None on the uniform boxes: default domains)
 
 
 def uniform_inputs(size: int = 100_000, seed: int = 0) -> Inputs:
@@ -98,13 +99,14 @@ def uniform_inputs(size: int = 100_000, seed: int = 0) -> Inputs:
         multiply=(box(-4, 4, size), box(-4, 4, size)),
         matmul=[("q@k^T", q, k)],
         ranges={"layernorm": (-4.0, 4.0), "a": (-4.0, 4.0), "b": (-4.0, 4.0),
-                "q": (-4.0, 4.0), "k": (-4.0, 4.0)})
+                "q": (-4.0, 4.0), "k": (-4.0, 4.0), "activation": None})
 
 
 def minilm_inputs(acts: Activations, max_elements: int = 2_000_000) -> Inputs:
     """The captured MiniLM inputs: FFN GELU inputs (also fed to the other activations), attention
     scores with the attention mask (rows of real query tokens), every LayerNorm with its own
-    weight and bias, Q * K elementwise, Q K^T and attention V."""
+    weight and bias, Q * K elementwise, Q K^T and attention V. The activations are fitted on
+    the GELU inputs' calibrated range where their default domain does not cover it."""
     gelu = acts.gelu[:: max(1, acts.gelu.numel() // max_elements)]
     rows = acts.token_mask[:, None, :]  # (batch, 1, L): real query tokens
     att = acts.attention
@@ -118,7 +120,8 @@ def minilm_inputs(acts: Activations, max_elements: int = 2_000_000) -> Inputs:
                                                                      [a.k for a in att]])),
         matmul=[(f"layer{a.layer} q@k^T", a.q, a.k.transpose(-1, -2)) for a in att]
         + [(f"layer{a.layer} attn@v", a.probs, a.v) for a in att],
-        ranges={"layernorm": span(*(s.inputs for s in acts.layernorm)), "a": span(*qs),
+        ranges={"activation": span(gelu), "layernorm": span(*(s.inputs for s in acts.layernorm)),
+                "a": span(*qs),
                 "b": span(*ks), "q": span(*qs), "k": span(*ks),
                 "probs": span(*(a.probs for a in att)), "v": span(*(a.v for a in att))})
 
@@ -137,9 +140,13 @@ def _recording(op):
     return op
 
 
-def eval_activation(kind: str, x: Tensor, setup: Setup, name: str = "") -> dict:
+def eval_activation(kind: str, x: Tensor, setup: Setup, name: str = "",
+                   calibrated: tuple[float, float] | None = None) -> dict:
+    """The activation fitted on its default domain, or on `calibrated` (the inputs' range)
+    where the default does not cover that (`mbe.ops.covering_domain`, as the converter)."""
+    domain = None if calibrated is None else covering_domain(kind, *calibrated)
     op = _recording(Activation(kind, timesteps=setup.timesteps, n_basis=setup.n_act,
-                               variant=setup.variant, neuron=setup.neuron))
+                               domain=domain, variant=setup.variant, neuron=setup.neuron))
     exact = Activation(kind, mode="exact", domain=op.domain)
     y, ref = op(x), exact(x)
     lo, hi = op.domain
@@ -223,7 +230,8 @@ def error_records(inputs: Inputs, setup: Setup, operators=OPERATORS) -> list[dic
     records = []
     for name in operators:
         if name in ACTIVATIONS:
-            records.append(eval_activation(name, inputs.activation[name], setup, inputs.name))
+            records.append(eval_activation(name, inputs.activation[name], setup, inputs.name,
+                                           inputs.ranges.get("activation")))
         elif name == "softmax":
             records.append(eval_softmax(inputs.softmax, setup, inputs.name))
         elif name == "layernorm":

@@ -28,6 +28,7 @@ The fitted neuron is scored on the explorer's grid, never on its training sample
 """
 from __future__ import annotations
 
+import gc
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -263,10 +264,10 @@ class Explorer:
             return
         grid = self._shown_grid()
         structure = (self._fits, target, self.domain(), grid is None)
-        with _one_thread():
+        with _interactive():
             self.image.value = self.panels.draw(lambda a: self._plot(a, neuron, x, target, grid),
                                                 structure)
-        self._status(self._describe(neuron, x, target))
+            self._status(self._describe(neuron, x, target))
 
     def _plot(self, a: dict, neuron, x, target, grid) -> None:
         plots.plot_kernels(neuron, axes=[a["d"], a["r"], a["vth"]])
@@ -443,14 +444,19 @@ class Explorer:
 
 
 @contextmanager
-def _one_thread():
-    """Evaluate the views on one torch thread: their tensors are too small to share out."""
-    threads = torch.get_num_threads()
+def _interactive():
+    """One torch thread (the views' tensors are too small to share out), and the garbage
+    collector paused until the new figure has been sent: a full collection of a kernel's
+    heap takes a fifth of a second and would otherwise land inside every few redraws."""
+    threads, collecting = torch.get_num_threads(), gc.isenabled()
     torch.set_num_threads(1)
+    gc.disable()
     try:
         yield
     finally:
         torch.set_num_threads(threads)
+        if collecting:
+            gc.enable()
 
 
 def _multiplier(label: str) -> widgets.FloatLogSlider:
@@ -544,12 +550,12 @@ class OperatorExplorer:
                                title=f"{self.name}: row 0 after t={t} of {self.timesteps} steps")
 
         structure = (self.name, self.controls["length"].value, self.controls["scale"].value)
-        with _one_thread():
+        alone = {k: v[t - 1] for k, v in self.errors.items() if k != composite.ALL}
+        with _interactive():
             self.image.value = self.panels.draw(draw, structure)
-        worst = max(self.errors, key=lambda k: self.errors[k][t - 1] if k != composite.ALL else 0)
-        self.status.value = (f"after t={t} steps: relative error "
-                             f"{self.errors[composite.ALL][t - 1]:.3g} with every primitive "
-                             f"read out at t; the largest alone: {worst}")
+            self.status.value = (f"after t={t} steps: relative error "
+                                 f"{self.errors[composite.ALL][t - 1]:.3g} with every primitive "
+                                 f"read out at t; the largest alone: {max(alone, key=alone.get)}")
 
     def summary(self) -> dict:
         """The current curves as a JSON-able record."""

@@ -52,6 +52,7 @@ class Panels:
         self._structure = None
         self._held: dict = {}  # (panel name, "x" or "y") -> axis range kept while data fit
         self._background = None
+        self._renderer = None  # the canvas renderer the background belongs to
         self._cells: dict = {}  # panel name -> its (x0, y0, x1, y1) in pixels
 
     def draw(self, fn, structure) -> bytes:
@@ -69,6 +70,8 @@ class Panels:
                 self._lay_out(structure)
             self.figure.get_layout_engine().execute(self.figure)
             changed = self._hold_limits()
+            if self.figure.canvas.get_renderer() is not self._renderer:
+                self._background = None  # drawn elsewhere since (e.g. savefig at another dpi)
             if self._background is None:
                 self._draw_background()
             elif changed:
@@ -140,6 +143,7 @@ class Panels:
         with self._static_only():
             self.figure.canvas.draw()
         self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        self._renderer = self.figure.canvas.get_renderer()
         self._cells = self._partition()
 
     def _redraw_cells(self, names) -> None:

@@ -56,18 +56,24 @@ def plot_error_vs_t(errors: list[dict], metric: str = "rel_error"):
     return fig
 
 
-def plot_basis_sweep(sweep: list[dict]):
-    """Softmax and LayerNorm relative error on MiniLM inputs vs bases of 2^x, 1/x, 1/sqrt x."""
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    for name in ("softmax", "layernorm"):
-        rows = sorted(_select(sweep, operator=name), key=lambda r: r["n_basis"])
-        ax.plot([r["n_basis"] for r in rows], [r["rel_error"] for r in rows], marker="o",
-                label=name)
-    ax.set_yscale("log")
+def plot_basis_sweep(sweep: list[dict], bar: float = 1e-2):
+    """Error on MiniLM inputs vs bases N: relative error (left) and max absolute error with
+    the 1e-2 bar (right) of GELU (N of its neuron) and of softmax and LayerNorm (N of their
+    2^x, 1/x, 1/sqrt x neurons)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     t = sweep[0]["timesteps"] if sweep else "?"
-    ax.set(xlabel="bases N of the 2^x, 1/x, 1/sqrt(x) neurons", ylabel="relative error",
-           title=f"Composite error as bases are added (T={t}, MiniLM inputs)")
-    ax.legend()
+    for ax, metric in zip(axes, ("rel_error", "max_abs_error")):
+        for name in ("gelu", "softmax", "layernorm"):
+            rows = sorted(_select(sweep, operator=name), key=lambda r: r["n_basis"])
+            ax.plot([r["n_basis"] for r in rows], [r[metric] for r in rows], marker="o",
+                    label=name)
+        ax.set_yscale("log")
+        ax.set_xticks(sorted({r["n_basis"] for r in sweep}))
+        ax.set(xlabel="bases N per neuron", ylabel=metric.replace("_", " ") + " (ratio)"
+               if metric == "rel_error" else "max absolute error (output units)",
+               title=f"{metric.replace('_', ' ')} vs bases (T={t}, MiniLM inputs)")
+    axes[1].axhline(bar, color="k", ls=":", label=f"bar {bar:g}")
+    axes[1].legend()
     return fig
 
 

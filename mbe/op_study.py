@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from . import accuracy, composite, energy, paper
 from .accuracy import Inputs, Setup
 from .activations import Activations
-from .ops import Activation, LayerNorm, Multiply, Softmax
+from .ops import Activation, LayerNorm, Multiply, Softmax, covering_domain
 
 FS_OPERATORS = ("gelu", "softmax", "layernorm", "multiply")  # Fig. 6(a)
 
@@ -52,12 +52,16 @@ def errors(uniform: Inputs, minilm: Inputs, timesteps, n_act: int, n_prim: int,
     return out
 
 
+SWEPT = ("gelu", "softmax", "layernorm")
+
+
 def basis_sweep(minilm: Inputs, timesteps: int, n_values) -> list[dict]:
-    """Softmax and LayerNorm error on MiniLM inputs as bases are added (2^x, 1/x, 1/sqrt x)."""
+    """Error on MiniLM inputs as bases are added: GELU's neuron (on its calibrated range), and
+    the 2^x, 1/x, 1/sqrt x neurons inside softmax and LayerNorm. Shows the N each bar needs."""
     out = []
     for n in n_values:
-        setup = Setup(timesteps=timesteps, n_prim=n)
-        out += accuracy.error_records(minilm, setup, ("softmax", "layernorm"))
+        setup = Setup(timesteps=timesteps, n_act=n, n_prim=n)
+        out += accuracy.error_records(minilm, setup, SWEPT)
     return out
 
 
@@ -102,7 +106,8 @@ def firing_rates(acts: Activations, minilm: Inputs, timesteps: int, n_act: int,
 
 def _minilm_reports(acts, minilm: Inputs, timesteps, n_act, n_prim) -> dict:
     """Each operator run once (recording) on the MiniLM inputs; their reports by name."""
-    ops = {"gelu": Activation("gelu", timesteps=timesteps, n_basis=n_act),
+    domain = covering_domain("gelu", *minilm.ranges["activation"])
+    ops = {"gelu": Activation("gelu", timesteps=timesteps, n_basis=n_act, domain=domain),
            "softmax": Softmax(timesteps=timesteps, n_basis=n_prim),
            "layernorm": LayerNorm(384, None, None, 1e-12, timesteps=timesteps, n_basis=n_prim,
                                   input_range=minilm.ranges["layernorm"]),

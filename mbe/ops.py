@@ -40,6 +40,14 @@ DEFAULT_DOMAINS: dict[str, tuple[float, float]] = {
     "relu": (-120.0, 10.0), "tanh": (-8.0, 8.0)}
 
 
+def covering_domain(kind: str, lo: float, hi: float) -> tuple[float, float] | None:
+    """The fitting domain for a calibrated input range (lo, hi): None (the kind's default
+    domain) when the default covers it, otherwise (lo, hi) itself. A neuron is only fitted
+    where it is evaluated: beyond its domain its staircase stops following the function."""
+    default = DEFAULT_DOMAINS[kind]
+    return None if default[0] <= lo and hi <= default[1] else (float(lo), float(hi))
+
+
 class Activation(SpikingOp):
     """One fitted MBE neuron applied elementwise (Eq. 8): same shape and dtype as x.
 

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import MaxNLocator
 
 from . import analysis, targets
 from .neuron import F64
@@ -119,7 +120,9 @@ def plot_error_heatmap(neuron, target, x, ax=None):
     im = ax.imshow(err, aspect="auto", origin="lower", norm=LogNorm(),
                    extent=(0.5, neuron.timesteps + 0.5, -0.5, neuron.n_basis - 0.5))
     fig.colorbar(im, ax=ax, label="MSE (target units squared)")
-    ax.set(xlabel="time steps used t", ylabel="bases used 0..n",
+    ax.set_yticks(range(neuron.n_basis), [str(n + 1) for n in range(neuron.n_basis)])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="time steps used t", ylabel="bases used (the first n)",
            title=f"Error per basis and per time step: {_label(neuron)}")
     return fig
 

@@ -64,16 +64,23 @@ def _versions() -> dict[str, str | None]:
     return versions
 
 
+#: What the notebook series writes (tracked, so readers see the latest run's).
+OUTPUTS = ("results", "figures", "RESULTS.md")
+
+
 def run_info(config: dict, seed: int) -> dict:
     """Metadata describing one run: commit, dirty flag, time, seed, config, versions, platform.
 
     ``commit`` and ``dirty`` are None when git is unavailable or the package is not
-    inside a git checkout (``dirty`` means uncommitted changes to tracked files).
+    inside a git checkout. ``dirty`` means uncommitted changes to tracked files other than
+    the outputs the notebooks themselves write (``OUTPUTS``), so a series run from a clean
+    checkout stays clean while its records and figures replace the committed ones.
     """
     commit = _git("rev-parse", "HEAD")
     dirty: bool | None = None
     if commit:
-        status = _git("status", "--porcelain", "--untracked-files=no")
+        status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                      *(f":(top,exclude){path}" for path in OUTPUTS))
         dirty = None if status is None else bool(status)
     else:
         commit = None

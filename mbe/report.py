@@ -154,9 +154,10 @@ def render_option_ablation(data: list[dict]) -> str:
 
 @renderer("conversion.json", "Converted models: ANN vs SNN sentence embeddings")
 def render_conversion(data: list[dict]) -> str:
-    header = ["model", "mode", "T", "sentences", "mean cosine (measured)",
+    header = ["model", "mode", "T", "activation N", "sentences", "mean cosine (measured)",
               "min cosine (measured)", "SNN seconds", "ANN seconds", "SNN / ANN time"]
-    rows = [[r["model"], r["mode"], str(r["timesteps"]), str(r["n_sentences"]),
+    rows = [[r["model"], r["mode"], str(r["timesteps"]), str(r["activation_basis"]),
+             str(r["n_sentences"]),
              f"{r['mean_cosine']:.5f}", f"{r['min_cosine']:.5f}", f"{r['seconds']:.2f}",
              f"{r['ann_seconds']:.2f}", fmt_ratio(r["seconds"], r["ann_seconds"])]
             for r in data]

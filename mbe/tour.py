@@ -72,8 +72,7 @@ def converted_block(timesteps: int, mode: str, n_sentences: int, max_length: int
     sentences = embeddings.real_sentences(2 * n_sentences, seed=seed)
     calibration, evaluation = (embeddings.batches(tokenizer, part, n_sentences, max_length)
                                for part in (sentences[:n_sentences], sentences[n_sentences:]))
-    ann_emb, ann_seconds = embeddings.embed(ann, evaluation)
-    record, snn, report = embeddings.compare(ann, calibration, evaluation, ann_emb, ann_seconds,
+    record, snn, report = embeddings.compare(ann, calibration, evaluation,
                                              model_name="all-MiniLM-L6-v2, block 0",
                                              timesteps=timesteps, mode=mode)
     record["total_seconds"] = time.perf_counter() - start

@@ -38,9 +38,10 @@ def test_agreement_is_cosine_per_sentence():
 
 @pytest.mark.parametrize("bad, name", [({"timesteps_list": [0]}, "timesteps_list="),
                                        ({"n_sentences": 0}, "n_sentences="),
-                                       ({"model": ""}, "model=")])
+                                       ({"model": ""}, "model="),
+                                       ({"activation_basis": 0}, "activation_basis=")])
 def test_bad_notebook_parameters_are_named(bad, name):
     args = dict(model="all-MiniLM-L6-v2", timesteps_list=[16], n_sentences=8, n_calibration=8,
-                batch_size=8, max_length=32, spike_check=0) | bad
+                batch_size=8, max_length=32, spike_check=0, activation_basis=4) | bad
     with pytest.raises(ValueError, match=name):
         embeddings.check_parameters(**args)

@@ -134,6 +134,21 @@ def test_converted_gpt2_generates_the_ann_tokens():
     assert torch.equal(snn.generate(prompt, **kwargs), model.generate(prompt, **kwargs))
 
 
+def test_left_padded_gpt2_batch_generates_the_ann_tokens():
+    """Left padding leaves the first queries of a row with no key to attend to: the converted
+    attention gives them zeros, as SDPA does, instead of failing."""
+    model, batches = MODELS["gpt2"]
+    snn, _ = mbe.convert(model, batches, mode="exact")
+    prompt = _text_batch(6)["input_ids"][:, :6]
+    mask = torch.ones_like(prompt)
+    mask[0, :3] = 0
+    kwargs = dict(attention_mask=mask, max_new_tokens=6, do_sample=False, pad_token_id=0)
+    assert torch.equal(snn.generate(prompt, **kwargs), model.generate(prompt, **kwargs))
+    with torch.no_grad():
+        ann, out = model(prompt, attention_mask=mask).logits, snn(prompt, attention_mask=mask).logits
+    assert (ann - out)[mask.bool()].abs().max() <= 1e-4
+
+
 @pytest.mark.slow  # fits five neurons (GELU, tanh, 2^x, 1/x, 1/sqrt x) on a cold cache
 def test_spiking_bert_is_close_and_fast_equals_spike():
     model, batches = MODELS["bert"]

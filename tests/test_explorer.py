@@ -326,3 +326,15 @@ def test_operator_view_answers_its_controls(softmax_case):
     assert labels[0].startswith("identity_input") and "rsqrt alone (others exact)" in labels
     for ax in view.axes.values():
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_saving_the_views_leaves_the_live_figure_intact(ex, tmp_path):
+    from mbe import plots
+
+    ex.controls["tau_d"].value = 1.5
+    shown = _pixels(ex.image.value)
+    path = plots.save(ex.panels.figure, tmp_path, "views")  # a full draw at another dpi
+    assert path.exists()
+    ex.controls["tau_d"].value = 1.4
+    ex.controls["tau_d"].value = 1.5
+    assert (_pixels(ex.image.value) != shown).any(-1).mean() == 0

@@ -100,7 +100,11 @@ def test_notebook_runs_with_tiny_parameters(notebook, tmp_path):
 
 #: A bad parameter per notebook, and a fragment of the error it must raise.
 BAD_PARAMETERS: dict[str, tuple[dict, str]] = {
+    "00_tour.ipynb": ({"conversion_mode": "fast"}, "conversion_mode="),
     "01_neuron.ipynb": ({"functions": ["sin"]}, "functions="),
+    "02_operators.ipynb": ({"timesteps": [1]}, "timesteps="),
+    "03_conversion.ipynb": ({"activation_basis": 0}, "activation_basis="),
+    "04_explorer.ipynb": ({"n_basis": 0}, "n_basis="),
 }
 
 

@@ -288,3 +288,25 @@ def test_primitives_are_shared_not_refitted():
     a = fitted("gelu", (-120.0, 10.0), N, T)
     assert a is fitted("gelu", (-120, 10), N, T)
     assert Activation("gelu", timesteps=T, n_basis=N).primitives["gelu"].fitted is a
+
+
+def test_covering_domain_fits_only_where_inputs_are():
+    from mbe.ops import DEFAULT_DOMAINS, covering_domain
+
+    assert covering_domain("gelu", -5.0, 9.0) is None  # the paper's (-120, 10) covers it
+    assert covering_domain("gelu", -5.0, 24.0) == (-5.0, 24.0)
+    assert covering_domain("tanh", *DEFAULT_DOMAINS["tanh"]) is None
+
+
+def test_activation_error_is_measured_on_the_calibrated_range():
+    """Inputs past the default domain: the neuron is fitted on their range, none fall outside,
+    and the error is the neuron's, not the staircase's flat continuation."""
+    from mbe.accuracy import Setup, eval_activation
+
+    x = torch.linspace(-3.0, 20.0, 4001)
+    setup = Setup(timesteps=8, n_act=2)
+    calibrated = eval_activation("gelu", x, setup, "test", calibrated=(-3.0, 20.0))
+    default = eval_activation("gelu", x, setup, "test")
+    assert calibrated["fraction_outside"] == 0.0
+    assert default["fraction_outside"] > 0.4
+    assert calibrated["max_abs_error"] < 0.1 * default["max_abs_error"]

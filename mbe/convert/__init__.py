@@ -92,14 +92,15 @@ def _describe(model: nn.Module, family) -> dict:
 
 
 def convert(model: nn.Module, calibration, timesteps: int = 16, mode: str = "mbe", *,
-            keep_float=(), margin: float = 0.05, activation_basis: int = 4,
+            keep_float=(), margin: float = 0.05, activation_basis: int = 8,
             identity_basis: int = 8, variant: str = "best", measure=None):
     """Convert `model`; return (spiking model, `Report`). See the module docstring.
 
     keep_float: module paths (from `model.named_modules()`) to keep in floating point.
     margin: calibrated ranges are widened by this fraction of their width on each side.
-    activation_basis / identity_basis: N of the activation neurons (paper: 4) and of the
-    identity encoders in spike multiplies (paper: 8). variant: the neuron fitting recipe.
+    activation_basis / identity_basis: N of the activation neurons (paper: 4; default 8, see
+    docs/decisions.md) and of the identity encoders in spike multiplies (paper: 8).
+    variant: the neuron fitting recipe.
     measure: batches on which the ledger is measured (default: the first calibration batch).
     """
     settings = _settings(timesteps, mode, margin, activation_basis, identity_basis, variant)

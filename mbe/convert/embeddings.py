@@ -110,7 +110,7 @@ def agreement(ann: Tensor, snn: Tensor) -> dict:
 
 
 def check_parameters(model, timesteps_list, n_sentences, n_calibration, batch_size,
-                     max_length, spike_check) -> None:
+                     max_length, spike_check, activation_basis) -> None:
     """Fail early, naming the parameter and the fix, before any model is loaded."""
     if not isinstance(model, str) or not model:
         raise ValueError(f"model={model!r}: give a Hugging Face id or a local path "
@@ -122,44 +122,51 @@ def check_parameters(model, timesteps_list, n_sentences, n_calibration, batch_si
     for name, value, low in (("n_sentences", n_sentences, 1),
                              ("n_calibration", n_calibration, 1),
                              ("batch_size", batch_size, 1), ("max_length", max_length, 8),
-                             ("spike_check", spike_check, 0)):
+                             ("spike_check", spike_check, 0),
+                             ("activation_basis", activation_basis, 1)):
         if not isinstance(value, int) or value < low:
             raise ValueError(f"{name}={value!r}: give an integer >= {low}")
 
 
-def compare(ann: nn.Module, calibration: list[dict], evaluation: list[dict],
-            ann_embeddings: Tensor, ann_seconds: float, *, model_name: str, timesteps: int,
-            mode: str = "mbe"):
-    """Convert `ann` at `timesteps`, embed the evaluation sentences, compare with the ANN.
+def compare(ann: nn.Module, calibration: list[dict], evaluation: list[dict], *,
+            model_name: str, timesteps: int, mode: str = "mbe", activation_basis: int = 8):
+    """Convert `ann` at `timesteps`, embed the evaluation sentences with both, compare.
 
     Returns (record, converted model, ledger report). The record holds the model, T, mode,
-    sentence count, mean / min cosine, the SNN's and the ANN's forward seconds and the
-    conversion seconds.
+    the activation neurons' N, sentence count, mean / min cosine, the SNN's and the ANN's
+    forward seconds (measured back to back) and the conversion seconds.
     """
     start = time.perf_counter()
-    snn, report = convert(ann, calibration, timesteps, mode)
+    snn, report = convert(ann, calibration, timesteps, mode, activation_basis=activation_basis)
     converted = time.perf_counter() - start
+    reference, ann_seconds = embed(ann, evaluation)
     emb, seconds = embed(snn, evaluation)
     record = {"model": model_name, "timesteps": timesteps, "mode": mode,
-              "n_sentences": len(emb), **agreement(ann_embeddings, emb), "seconds": seconds,
-              "ann_seconds": ann_seconds, "convert_seconds": converted}
+              "activation_basis": activation_basis, "n_sentences": len(emb),
+              **agreement(reference, emb), "seconds": seconds, "ann_seconds": ann_seconds,
+              "convert_seconds": converted}
     return record, snn, report
 
 
 def plot_cosine_vs_timesteps(records: list[dict], ax=None):
-    """Mean and min cosine similarity (ANN vs SNN embeddings) against T; returns the Figure."""
+    """1 - cosine similarity (ANN vs SNN embeddings, mean and worst sentence) against T, per
+    activation N, on a log scale; returns the Figure."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        ax = plt.subplots(figsize=(6, 4), layout="constrained")[1]
-    rows = sorted((r for r in records if r["mode"] != "exact"), key=lambda r: r["timesteps"])
-    t = [r["timesteps"] for r in rows]
-    ax.plot(t, [r["mean_cosine"] for r in rows], "o-", label="mean over sentences")
-    ax.plot(t, [r["min_cosine"] for r in rows], "x--", label="worst sentence")
-    ax.set_xticks(t)
+        ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")[1]
+    spiking = [r for r in records if r["mode"] != "exact"]
+    for n in sorted({r["activation_basis"] for r in spiking}):
+        rows = sorted((r for r in spiking if r["activation_basis"] == n),
+                      key=lambda r: r["timesteps"])
+        t = [r["timesteps"] for r in rows]
+        line = ax.semilogy(t, [1 - r["mean_cosine"] for r in rows], "o-",
+                           label=f"mean over sentences, activation N={n}")[0]
+        ax.semilogy(t, [1 - r["min_cosine"] for r in rows], "x--", color=line.get_color(),
+                    label=f"worst sentence, activation N={n}")
+    ax.set_xticks(sorted({r["timesteps"] for r in spiking}))
     ax.set_xlabel("time steps T")
-    ax.set_ylabel("cosine similarity, ANN vs SNN embedding")
-    model = rows[0]["model"] if rows else ""
-    ax.set_title(f"Sentence embeddings of converted {model} vs T")
-    ax.legend()
+    ax.set_ylabel("1 - cosine similarity, ANN vs SNN (log scale)")
+    ax.set_title(f"Sentence-embedding disagreement of converted {records[0]['model']} vs T")
+    ax.legend(fontsize=8)
     return ax.figure

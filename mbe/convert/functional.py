@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
@@ -156,9 +155,9 @@ class Audit(TorchFunctionMode):
         if name in DIVISIONS or name == "pow":
             second = args[1] if len(args) > 1 else None
             hit = isinstance(second, Tensor) and self._is_activation(second)
-            if name == "pow":
+            if name == "pow":  # x ** 1 is the only linear power of an activation
                 hit = hit or (isinstance(first, Tensor) and self._is_activation(first)
-                              and second != 1)
+                              and (isinstance(second, Tensor) or second != 1))
             return "nonlinear" if hit else None
         if name in REFLECTED_DIVISIONS or name == "rpow":
             return "nonlinear" if isinstance(first, Tensor) and self._is_activation(first) \

@@ -258,7 +258,7 @@ def plot_error_growth(report: Report, ax=None):
     ax.set_xticks(list(idx), [f"{s['path']} ({s['operation']})" for s in sites], rotation=90,
                   fontsize=6)
     ax.set_xlabel("converted site, in network order")
-    ax.set_ylabel("relative RMS error vs ANN (dimensionless)")
+    ax.set_ylabel("relative RMS error vs ANN (ratio)")
     ax.set_title(f"Error growth through {report.model['class']} at "
                  f"T={report.settings['timesteps']} ({report.settings['mode']} mode)")
     ax.legend()

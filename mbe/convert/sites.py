@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import ops
+from ..softmax import apply_mask
 
 
 class ConversionError(ValueError):
@@ -46,7 +47,7 @@ class Settings:
     timesteps: int = 16
     mode: str = "mbe"
     margin: float = 0.05
-    activation_basis: int = 4
+    activation_basis: int = 8
     identity_basis: int = 8
     variant: str = "best"
     #: activation kind -> the domain every site of that kind shares (None: the ops' default)
@@ -209,9 +210,8 @@ def shared_domains(sites: list[Site], settings: Settings) -> dict:
             ranges.setdefault(kind, []).append(site.calibrated_range(operand, settings))
     domains = {}
     for kind, found in ranges.items():
-        lo, hi = min(r[0] for r in found), max(r[1] for r in found)
-        default = ops.DEFAULT_DOMAINS[kind]
-        domains[kind] = None if default[0] <= lo and hi <= default[1] else (lo, hi)
+        domains[kind] = ops.covering_domain(kind, min(r[0] for r in found),
+                                            max(r[1] for r in found))
     return domains
 
 
@@ -328,15 +328,7 @@ class MaxPoolSite(Site):
                                  variant=settings.variant)
 
 
-# -- attention --------------------------------------------------------------------------------------
-def _masked(scores: Tensor, mask: Tensor | None) -> Tensor:
-    if mask is None:
-        return scores
-    if mask.dtype == torch.bool:
-        return scores.masked_fill(~mask, float("-inf"))
-    return scores + mask
-
-
+# -- attention --------------------------------------------------------------------------------
 class AttentionSite(Site):
     """Scaled dot-product attention: softmax(q kᵀ · scale + mask) v.
 
@@ -355,14 +347,32 @@ class AttentionSite(Site):
         scores = torch.matmul(q, k.transpose(-1, -2))
         for name, x in (("q", q), ("k", k), ("v", v), ("scores", scores)):
             self.observe(name, x)
-        probs = torch.softmax(_masked(scores, mask).float(), dim=-1).to(q.dtype)
+        mask, blind = self._blind_rows(mask)
+        probs = torch.softmax(apply_mask(scores, mask).float(), dim=-1).to(q.dtype)
+        probs = probs if blind is None else probs.masked_fill(blind, 0.0)
         return torch.matmul(probs, v), probs
 
     def spiking(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
                 scaling: float | None):
         q, k, v = self._heads(q, k, v, scaling)
+        mask, blind = self._blind_rows(mask)
         probs = self.softmax(self.qk.matmul(q, k.transpose(-1, -2)), mask=mask)
+        probs = probs if blind is None else probs.masked_fill(blind, 0.0)
         return self.av.matmul(probs, v), probs
+
+    @staticmethod
+    def _blind_rows(mask: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+        """(mask, blind): queries allowed no key at all (a left-padded position under a
+        causal mask) get all-zero probabilities, as torch's SDPA gives them. Their mask row
+        is opened so the softmax is defined; `blind` (..., Q, 1) zeroes them afterwards."""
+        if mask is None:
+            return None, None
+        closed = ~mask if mask.dtype == torch.bool else mask == float("-inf")
+        blind = closed.all(-1, keepdim=True)
+        if not bool(blind.any()):
+            return mask, None
+        opened = mask | blind if mask.dtype == torch.bool else mask.masked_fill(blind, 0.0)
+        return opened, blind
 
     @staticmethod
     def _heads(q: Tensor, k: Tensor, v: Tensor, scaling: float | None):
