@@ -101,8 +101,10 @@ def bars_table(errors: list[dict], timesteps: int, sweep: list[dict] = ()) -> st
         rows = [r for r in errors if (r["operator"], r["inputs"], r["neuron"], r["timesteps"])
                 == (op, inputs, "mbe", timesteps)][:1]
         if op == "gelu" and inputs == "minilm":
-            rows += sorted((r for r in sweep if r["operator"] == "gelu"
-                            and r["timesteps"] == timesteps), key=lambda r: r["n_basis"])
+            shown = {r["n_basis"] for r in rows}
+            rows += sorted((r for r in sweep if r["operator"] == "gelu" and r["timesteps"]
+                            == timesteps and r["n_basis"] not in shown),
+                           key=lambda r: r["n_basis"])
         found += [(label, r, key, limit) for r in rows] or [(label, None, key, limit)]
     body = []
     for label, r, key, limit in found:

@@ -152,6 +152,13 @@ def render_option_ablation(data: list[dict]) -> str:
            "variant). T=16, scored on a dense uniform grid.\n\n" + _table(header, rows)
 
 
+@renderer("operators.json", "Spiking operators: conversion error, firing rates, energy")
+def _render_operators(data: dict) -> str:
+    from .op_tables import render
+
+    return render(data)
+
+
 @renderer("conversion.json", "Converted models: ANN vs SNN sentence embeddings")
 def render_conversion(data: list[dict]) -> str:
     header = ["model", "mode", "T", "activation N", "sentences", "mean cosine (measured)",
@@ -200,13 +207,6 @@ def render_explorer(data: dict) -> str:
     return text
 
 
-@renderer("operators.json", "Spiking operators: conversion error, firing rates, energy")
-def _render_operators(data: dict) -> str:
-    from .op_tables import render
-
-    return render(data)
-
-
 @renderer("tour.json", "Tour: from one spiking neuron to a converted Transformer block")
 def render_tour(data: dict) -> str:
     steps = data["step_mse"]
@@ -251,6 +251,8 @@ def render(results_dir: str | Path) -> str:
     """Markdown for every results file in ``results_dir``."""
     results_dir = Path(results_dir)
     files = sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []
+    order = list(RENDERERS)  # the notebooks' order: neuron, operators, conversion, explorer
+    files.sort(key=lambda p: order.index(p.name) if p.name in order else len(order))
     sections, unknown, commits = [], [], set()
     for path in files:
         if path.name not in RENDERERS:
