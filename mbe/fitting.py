@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 
 import torch
@@ -36,7 +37,14 @@ from . import registry, targets
 from .dynamics import Kernels, Readout, heaviside, run_bases
 from .neuron import F64, FSNeuron, MBENeuron, mbe_kernels
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: fits run on FIT_THREADS threads
+
+#: Every fit runs on this many torch threads, whatever the caller uses, and restores the
+#: caller's setting. torch's float64 reductions round differently on different thread counts,
+#: and 200 epochs of optimisation amplify that last bit into a different neuron; with the
+#: count fixed, a seed gives the same neuron in a notebook, a test or the explorer, on any
+#: machine.
+FIT_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -374,16 +382,28 @@ def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
     torch.manual_seed(seed)
     start = time.perf_counter()
     desc = f"fit {name} N={n_basis} T={timesteps}"
-    if neuron == "fs":
-        fitted = _fit_fs(x, y, timesteps, cfg, init, (lo, hi), seed, progress, desc)
-    else:
-        fitted = _fit_mbe(fn, x, y, n_basis, timesteps, cfg, (lo, hi), progress, desc)
+    with _fit_threads():
+        if neuron == "fs":
+            fitted = _fit_fs(x, y, timesteps, cfg, init, (lo, hi), seed, progress, desc)
+        else:
+            fitted = _fit_mbe(fn, x, y, n_basis, timesteps, cfg, (lo, hi), progress, desc)
     fitted.meta.update({"target": name, "variant": variant if neuron == "mbe" else "fs",
                         "config": asdict(cfg), "seed": seed, "init": init,
                         "fit_seconds": time.perf_counter() - start})
     if cache:
         registry.save(key, fitted)
     return fitted
+
+
+@contextmanager
+def _fit_threads():
+    """Run the enclosed fit on FIT_THREADS torch threads, then restore the caller's count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(FIT_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _fit_mbe(fn, x, y, n_basis, timesteps, cfg, domain, progress, desc) -> MBENeuron:

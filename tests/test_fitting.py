@@ -96,3 +96,21 @@ def test_stale_cache_entry_is_not_loaded(monkeypatch):
     meta.write_text(meta.read_text().replace('"format": -1', '"format": -2'))
     with pytest.warns(UserWarning, match="stale"):
         assert registry.load(key) is None
+
+
+def test_fit_does_not_depend_on_the_callers_thread_count():
+    """torch's float64 reductions round differently on 1 and 2 threads; a fit must not."""
+    before = torch.get_num_threads()
+    fits = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            fits.append(mbe.fit("reciprocal", (0.5, 1.0), 4, 16, cache=False, progress=False,
+                                samples=40_000, epochs=20))
+            assert torch.get_num_threads() == threads, "fit must restore the caller's threads"
+    finally:
+        torch.set_num_threads(before)
+    one, two = fits
+    assert one.meta["train_mse"] == two.meta["train_mse"]
+    for a, b in zip(one.state_dict().values(), two.state_dict().values()):
+        assert torch.equal(a, b)
