@@ -47,6 +47,13 @@ EXPECTED_RESULTS: dict[str, dict[str, set]] = {
 def _check_results(notebook: str, results_dir: Path) -> None:
     import json
 
+    written = sorted(results_dir.glob("*.json"))
+    assert written, f"{notebook} wrote no results"
+    for path in written:  # every record says what produced it: commit, seed, config, versions
+        data = json.loads(path.read_text())
+        for run in [data.get("run")] if isinstance(data, dict) else [r.get("run") for r in data]:
+            assert isinstance(run, dict) and {"commit", "seed", "config", "versions"} <= set(run), \
+                f"{notebook}: results/{path.name} lacks a run record"
     for spec, fields in EXPECTED_RESULTS.get(notebook, {}).items():
         name, _, key = spec.partition("/")
         path = results_dir / name

@@ -182,8 +182,9 @@ class Report:
         """The report saved by `save` (extra keys, such as a `run` record, are ignored)."""
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
-    def save(self, path) -> None:
-        records.save(path, self.to_dict())
+    def save(self, path, run: dict | None = None) -> None:
+        """Write the report as JSON, with `run` (`mbe.records.run_info`) when given."""
+        records.save(path, self.to_dict() | ({"run": run} if run is not None else {}))
 
     @property
     def spiking(self) -> list[dict]:
