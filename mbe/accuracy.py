@@ -120,8 +120,8 @@ def minilm_inputs(acts: Activations, max_elements: int = 2_000_000) -> Inputs:
                                                                      [a.k for a in att]])),
         matmul=[(f"layer{a.layer} q@k^T", a.q, a.k.transpose(-1, -2)) for a in att]
         + [(f"layer{a.layer} attn@v", a.probs, a.v) for a in att],
-        ranges={"activation": span(gelu), "layernorm": span(*(s.inputs for s in acts.layernorm)),
-                "a": span(*qs),
+        ranges={"activation": span(gelu),
+                "layernorm": span(*(s.inputs for s in acts.layernorm)), "a": span(*qs),
                 "b": span(*ks), "q": span(*qs), "k": span(*ks),
                 "probs": span(*(a.probs for a in att)), "v": span(*(a.v for a in att))})
 

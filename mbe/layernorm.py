@@ -20,15 +20,14 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .multiply import ProductStats, spike_product
+from .multiply import ProductOp, spike_product
 from .primitives import (F64, Chain, Encoded, Primitive, compute_dtype, fitted, identity,
                          identity_of_output)
-from .spiking_op import SpikingOp
 
 _EXACT_LIMIT = 2.0**53
 
 
-class LayerNorm(SpikingOp):
+class LayerNorm(ProductOp):
     """LayerNorm with the paper's decomposition; `weight` and `bias` are shared, not copied."""
 
     def __init__(self, normalized_shape, weight, bias, eps: float, *, timesteps: int = 16,
@@ -54,19 +53,11 @@ class LayerNorm(SpikingOp):
         self.inv_std = Chain(self.add_primitive("rsqrt", rsqrt),
                              self.add_primitive("identity_rsqrt",
                                                 identity_of_output(rsqrt, self.n_id, timesteps)))
-        self.products = ProductStats()
 
     @classmethod
     def from_module(cls, ln: nn.LayerNorm, **kwargs) -> "LayerNorm":
         """Wrap ln: its weight and bias Parameters are shared (same objects), never modified."""
         return cls(ln.normalized_shape, ln.weight, ln.bias, ln.eps, **kwargs)
-
-    def reset_stats(self) -> None:
-        super().reset_stats()
-        self.products = ProductStats()
-
-    def report(self) -> dict:
-        return {**super().report(), "products": self.products.to_dict()}
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, input_range={self.input_range}, "

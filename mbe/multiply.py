@@ -82,7 +82,23 @@ class ProductStats:
                 "coincidences": self.coincidences if measured else None}
 
 
-class Multiply(SpikingOp):
+class ProductOp(SpikingOp):
+    """A spiking operator that spike-multiplies: its `report()` adds "products" (scalar
+    products and, when measured, spike coincidences), reset with the other statistics."""
+
+    def __init__(self, timesteps: int, mode: str):
+        super().__init__(timesteps, mode)
+        self.products = ProductStats()
+
+    def reset_stats(self) -> None:
+        super().reset_stats()
+        self.products = ProductStats()
+
+    def report(self) -> dict:
+        return {**super().report(), "products": self.products.to_dict()}
+
+
+class Multiply(ProductOp):
     """a * b and a @ b of two activations by spike multiplication (Eqs. 9-12).
 
     range_a and range_b are the calibrated ranges of the operands (signed ranges are fine);
@@ -97,7 +113,6 @@ class Multiply(SpikingOp):
         self.range_a, self.range_b = tuple(map(float, range_a)), tuple(map(float, range_b))
         self.add_primitive("identity_a", identity(*self.range_a, n, timesteps))
         self.add_primitive("identity_b", identity(*self.range_b, n, timesteps))
-        self.products = ProductStats()
         ia, ib = self.encoders
         if ia.max_abs_units * ib.max_abs_units >= _EXACT_LIMIT:
             raise ValueError(f"ranges {self.range_a} and {self.range_b} lie too far from 0 "
@@ -106,13 +121,6 @@ class Multiply(SpikingOp):
     @property
     def encoders(self) -> tuple[Identity, Identity]:
         return self.primitives["identity_a"].fitted, self.primitives["identity_b"].fitted
-
-    def reset_stats(self) -> None:
-        super().reset_stats()
-        self.products = ProductStats()
-
-    def report(self) -> dict:
-        return {**super().report(), "products": self.products.to_dict()}
 
     def _operands(self, a: Tensor, b: Tensor):
         mode = self.start_call()

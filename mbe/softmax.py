@@ -22,9 +22,8 @@ from torch import Tensor
 
 from . import kernels
 from .kernels import Summary
-from .multiply import ProductStats, spike_product
+from .multiply import ProductOp, spike_product
 from .primitives import F32, F64, Chain, Encoded, compute_dtype, fitted, identity_of_output
-from .spiking_op import SpikingOp
 
 LOG2E = 1.4426950408889634
 MIN_EXPONENT = {F32: -126, F64: -1022}
@@ -42,7 +41,7 @@ def apply_mask(x: Tensor, mask: Tensor | None) -> Tensor:
     return x + mask.to(x.dtype)
 
 
-class Softmax(SpikingOp):
+class Softmax(ProductOp):
     """softmax(x, dim) by Eq. 13. `forward(x, mask=None)`; mask broadcastable to x.
 
     A row whose every entry is masked out (-inf) has no softmax: it raises a ValueError.
@@ -61,14 +60,6 @@ class Softmax(SpikingOp):
         self.denominator = Chain(self.add_primitive("reciprocal", recip),
                                  self.add_primitive("identity_reciprocal",
                                                     identity_of_output(recip, n_id, timesteps)))
-        self.products = ProductStats()
-
-    def reset_stats(self) -> None:
-        super().reset_stats()
-        self.products = ProductStats()
-
-    def report(self) -> dict:
-        return {**super().report(), "products": self.products.to_dict()}
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, dim={self.dim}"
