@@ -5,8 +5,8 @@
 Prints, per operator, the median wall time of the float op and of the operator's "mbe" fast
 path (timed alternately in one run, after a warm-up call that fits/loads the neurons and builds
 their tables), and their ratio. The bar: at most 5x for GELU (32x128x1536) and softmax
-(32x12x128x128). Expected on 2 cores: GELU and softmax about 2-4x; a noisy, shared machine
-moves both timings, the alternation keeps the ratio fair.
+(32x12x128x128). A noisy, shared machine moves both timings; the alternation keeps the ratio
+fair. Last measured ratios are in benchmarks/README.md.
 """
 from __future__ import annotations
 

@@ -2,72 +2,351 @@
  *
  * Exactness rules: plain IEEE-754 arithmetic in the input's precision, no fast-math, no
  * contraction into fused multiply-adds (-ffp-contract=off), so every value equals the one the
- * same sequence of torch operations produces. mbe/kernels.py tests hold them to that.
+ * same sequence of torch operations produces. mbe/kernels.py tests hold them to that. Each
+ * float32 loop has a scalar form and an AVX-512 form (chosen at run time when the CPU has it,
+ * `simd` = 1); both do the same operations per element, so they give the same bits.
  *
  * Bucketed staircase index. A staircase with K breaks b[0..K-1] (ascending, already rounded
  * up to the input precision) maps x to idx(x) = #{k : x >= b[k]}. Cell j(x) = trunc(clamp((x -
  * lo) * inv, 0, cells - 1)) is monotone in x, so every break in a lower cell is <= x and every
- * break in a higher cell is > x; base[j] counts the breaks in cells below j and only the breaks
- * of x's own cell, base[j] .. base[j + 1], are searched (by bisection). brk has K + 1 entries,
- * the last +inf, so the one-break case needs no branch.
+ * break in a higher cell is > x. With base[j] the number of breaks in cells below j and at
+ * most `maxc` breaks per cell, idx(x) = base[j] + sum_{c < maxc} (x >= b[base[j] + c]): the
+ * terms past x's own cell compare with breaks of higher cells (or the NaN padding, maxc
+ * entries after b[K-1]) and add 0. No branch, so it vectorises as gathers.
+ *
+ * Stats (4 doubles, out): non-finite count, count outside the domain, finite min, finite max.
+ * The domain arrives as bounds in the input precision: x < lo_r iff x < lo and x > hi_r iff
+ * x > hi (lo_r rounded up, hi_r rounded down by the caller).
  */
 #include <math.h>
 #include <stdint.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MBE_X86 1
+static int has_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+#else
+static int has_avx512(void) { return 0; }
+#endif
+
+int mbe_simd_available(void) { return has_avx512(); }
+
+typedef struct { int64_t nonfinite, outside; double mn, mx; } stats_t;
+
 #define DEFINE_INDEX(REAL)                                                                      \
     static inline int64_t stair_index_##REAL(REAL x, REAL lo, REAL inv, int64_t cells,         \
-                                             const int32_t *base, const REAL *brk) {           \
+                                             const int32_t *base, const REAL *brk, int maxc) { \
         REAL v = (x - lo) * inv;                                                                \
         if (!(v > (REAL)0)) v = (REAL)0;                                                        \
         if (v > (REAL)(cells - 1)) v = (REAL)(cells - 1);                                       \
-        const int64_t j = (int64_t)v;                                                           \
-        int64_t a = base[j], b = base[j + 1];                                                   \
-        if (b - a <= 1) /* the common case, branch-free: brk[K] is a padding +inf */            \
-            return a + ((a < b) & (x >= brk[a]));                                               \
-        while (a < b) {                                                                         \
-            int64_t mid = a + ((b - a) >> 1);                                                   \
-            if (x >= brk[mid]) a = mid + 1; else b = mid;                                       \
-        }                                                                                       \
-        return a;                                                                               \
+        const int64_t a = base[(int64_t)v];                                                     \
+        int64_t k = a;                                                                          \
+        for (int c = 0; c < maxc; c++) k += (x >= brk[a + c]);                                  \
+        return k;                                                                               \
     }
 
 DEFINE_INDEX(float)
 DEFINE_INDEX(double)
 
+/* Counts x into s (float x is compared exactly as a double); 1 for NaN, which the caller
+ * writes as NaN with index -1. */
+static inline int count_input(stats_t *s, double x, double dlo, double dhi) {
+    if (x != x) {
+        s->nonfinite++;
+        return 1;
+    }
+    if (isinf(x)) s->nonfinite++;
+    else {
+        if (x < s->mn) s->mn = x;
+        if (x > s->mx) s->mx = x;
+    }
+    if (x < dlo || x > dhi) s->outside++;
+    return 0;
+}
+
 /* out[i] = vals[idx(x[i])] (NaN for NaN; OUT may be wider than REAL), idx_out[i] = idx (-1 for
- * NaN) when not NULL. stats (4 doubles, out): non-finite count, count outside [dlo, dhi], finite min, finite max. */
-#define DEFINE_LOOKUP(SUFFIX, REAL, OUT)                                                        \
-    void stair_lookup_##SUFFIX(const REAL *x, int64_t n, REAL lo, REAL inv, int64_t cells,     \
-                               const int32_t *base, const REAL *brk, const OUT *vals,          \
-                               OUT *out, int32_t *idx_out, double dlo, double dhi,             \
-                               double *stats, int nthreads) {                                  \
-        int64_t nonfinite = 0, outside = 0;                                                     \
-        double mn = INFINITY, mx = -INFINITY;                                                   \
-        _Pragma("omp parallel for num_threads(nthreads) reduction(+:nonfinite,outside) reduction(min:mn) reduction(max:mx)") \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            REAL xi = x[i];                                                                     \
-            if (xi != xi) {                                                                     \
-                nonfinite++;                                                                    \
-                if (out) out[i] = (OUT)NAN;                                                     \
+ * NaN) when not NULL. */
+#define DEFINE_SCALAR_LOOKUP(SUFFIX, REAL, OUT)                                                 \
+    static void scalar_lookup_##SUFFIX(const REAL *x, int64_t from, int64_t to, REAL lo,       \
+                                       REAL inv, int64_t cells, const int32_t *base,           \
+                                       const REAL *brk, int maxc, const OUT *vals, OUT *out,   \
+                                       int32_t *idx_out, REAL dlo, REAL dhi, stats_t *s) {     \
+        for (int64_t i = from; i < to; i++) {                                                   \
+            const REAL xi = x[i];                                                               \
+            if (count_input(s, xi, dlo, dhi)) {                                                 \
+                out[i] = NAN;                                                                   \
                 if (idx_out) idx_out[i] = -1;                                                   \
                 continue;                                                                       \
             }                                                                                   \
-            if (isinf(xi)) nonfinite++;                                                         \
-            else {                                                                              \
-                if ((double)xi < mn) mn = (double)xi;                                           \
-                if ((double)xi > mx) mx = (double)xi;                                           \
-            }                                                                                   \
-            if ((double)xi < dlo || (double)xi > dhi) outside++;                                \
-            int64_t k = stair_index_##REAL(xi, lo, inv, cells, base, brk);                      \
-            if (out) out[i] = vals[k];                                                          \
+            const int64_t k = stair_index_##REAL(xi, lo, inv, cells, base, brk, maxc);          \
+            out[i] = vals[k];                                                                   \
             if (idx_out) idx_out[i] = (int32_t)k;                                               \
         }                                                                                       \
-        stats[0] = (double)nonfinite; stats[1] = (double)outside; stats[2] = mn; stats[3] = mx; \
     }
 
-DEFINE_LOOKUP(f32, float, float)
-DEFINE_LOOKUP(f32_f64, float, double)
-DEFINE_LOOKUP(f64, double, double)
+DEFINE_SCALAR_LOOKUP(f32, float, float)
+DEFINE_SCALAR_LOOKUP(f32_f64, float, double)
+DEFINE_SCALAR_LOOKUP(f64, double, double)
+
+static void merge(stats_t *into, const stats_t *s) {
+    into->nonfinite += s->nonfinite;
+    into->outside += s->outside;
+    if (s->mn < into->mn) into->mn = s->mn;
+    if (s->mx > into->mx) into->mx = s->mx;
+}
+
+static void put(double *stats, const stats_t *s) {
+    stats[0] = (double)s->nonfinite; stats[1] = (double)s->outside;
+    stats[2] = s->mn; stats[3] = s->mx;
+}
+
+#define EMPTY_STATS {0, 0, INFINITY, -INFINITY}
+
+#ifdef MBE_X86
+/* Per-thread vector statistics of float32 inputs (the scalar loops' stats_t, 16 lanes). */
+typedef struct { __m512 mn, mx, dlo, dhi; __m512i outside, nonfinite; } vstats_t;
+
+__attribute__((target("avx512f")))
+static inline vstats_t vstats_start(float dlo, float dhi) {
+    vstats_t v = {_mm512_set1_ps(INFINITY), _mm512_set1_ps(-INFINITY), _mm512_set1_ps(dlo),
+                  _mm512_set1_ps(dhi), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    return v;
+}
+
+__attribute__((target("avx512f")))
+static inline void vstats_add(vstats_t *v, __m512 xv) {
+    const __m512i one = _mm512_set1_epi32(1);
+    const __mmask16 fin = _mm512_cmp_ps_mask(_mm512_abs_ps(xv), _mm512_set1_ps(INFINITY),
+                                             _CMP_LT_OQ);
+    v->mn = _mm512_mask_min_ps(v->mn, fin, v->mn, xv);
+    v->mx = _mm512_mask_max_ps(v->mx, fin, v->mx, xv);
+    const __mmask16 o = _mm512_cmp_ps_mask(xv, v->dlo, _CMP_LT_OQ)
+                        | _mm512_cmp_ps_mask(xv, v->dhi, _CMP_GT_OQ);
+    v->outside = _mm512_mask_add_epi32(v->outside, o, v->outside, one);
+    v->nonfinite = _mm512_mask_add_epi32(v->nonfinite, (__mmask16)~fin, v->nonfinite, one);
+}
+
+/* One thread's totals, for the OpenMP reductions. */
+#define VSTATS_REDUCE(v)                                                                        \
+    (mn = _mm512_reduce_min_ps((v).mn), mx = _mm512_reduce_max_ps((v).mx),                     \
+     nonfinite = _mm512_reduce_add_epi32((v).nonfinite),                                        \
+     outside = _mm512_reduce_add_epi32((v).outside))
+
+/* The AVX-512 float32 lookup of elements [0, 16 * blocks); the same operations per lane as
+ * scalar_lookup_f32 (max/min with 0 and cells - 1 map NaN to cell 0, as the scalar test does;
+ * NaN lanes are then overwritten). */
+__attribute__((target("avx512f")))
+static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv, int64_t cells,
+                            const int32_t *base, const float *brk, int maxc, const float *vals,
+                            float *out, int32_t *idx_out, float dlo, float dhi, stats_t *total,
+                            int nthreads) {
+    int64_t nonfinite = 0, outside = 0;
+    float mn = INFINITY, mx = -INFINITY;
+#pragma omp parallel num_threads(nthreads) reduction(+:nonfinite,outside) reduction(min:mn) \
+    reduction(max:mx)
+    {
+        const __m512 vlo = _mm512_set1_ps(lo), vinv = _mm512_set1_ps(inv);
+        const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps((float)(cells - 1));
+        const __m512 vnan = _mm512_set1_ps(NAN);
+        const __m512i one = _mm512_set1_epi32(1), minus1 = _mm512_set1_epi32(-1);
+        vstats_t st = vstats_start(dlo, dhi);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            const __m512 xv = _mm512_loadu_ps(x + 16 * b);
+            __m512 v = _mm512_mul_ps(_mm512_sub_ps(xv, vlo), vinv);
+            v = _mm512_min_ps(_mm512_max_ps(v, zero), top);
+            const __m512i a = _mm512_i32gather_epi32(_mm512_cvttps_epi32(v), base, 4);
+            __m512i k = a;
+            for (int c = 0; c < maxc; c++) {
+                const __m512 bv = _mm512_i32gather_ps(
+                    _mm512_add_epi32(a, _mm512_set1_epi32(c)), brk, 4);
+                k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(xv, bv, _CMP_GE_OQ), k, one);
+            }
+            const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
+            const __m512 r = _mm512_i32gather_ps(k, vals, 4);
+            _mm512_storeu_ps(out + 16 * b, _mm512_mask_blend_ps(nan, r, vnan));
+            if (idx_out)
+                _mm512_storeu_si512(idx_out + 16 * b, _mm512_mask_blend_epi32(nan, k, minus1));
+            vstats_add(&st, xv);
+        }
+        VSTATS_REDUCE(st);
+    }
+    merge(total, &(stats_t){nonfinite, outside, (double)mn, (double)mx});
+}
+#endif
+
+/* Runs `scalar` over [0, n) on nthreads threads, merging the per-thread stats. */
+#define PARALLEL_SCALAR(CALL)                                                                   \
+    do {                                                                                        \
+        int64_t nonfinite = 0, outside = 0;                                                     \
+        double mn = INFINITY, mx = -INFINITY;                                                   \
+        _Pragma("omp parallel num_threads(nthreads) reduction(+:nonfinite,outside) reduction(min:mn) reduction(max:mx)") \
+        {                                                                                       \
+            stats_t s = EMPTY_STATS;                                                            \
+            int64_t nt = 1, id = 0;                                                             \
+            PARALLEL_IDS(nt, id);                                                               \
+            const int64_t from = n * id / nt, to = n * (id + 1) / nt;                           \
+            CALL;                                                                               \
+            nonfinite = s.nonfinite; outside = s.outside; mn = s.mn; mx = s.mx;                 \
+        }                                                                                       \
+        stats_t all = {nonfinite, outside, mn, mx};                                             \
+        merge(&total, &all);                                                                    \
+    } while (0)
+
+#ifdef _OPENMP
+#include <omp.h>
+#define PARALLEL_IDS(nt, id) (nt = omp_get_num_threads(), id = omp_get_thread_num())
+#else
+#define PARALLEL_IDS(nt, id) ((void)0)
+#endif
+
+/* The scalar loop (CALL, on xs, os, is over [from, to)) for the elements [done, n) that the
+ * vector loop left, on nthreads threads. */
+#define SCALAR_REST(CALL)                                                                       \
+    do {                                                                                        \
+        __typeof__(x) xs = x + done;                                                            \
+        __typeof__(out) os = out + done;                                                        \
+        int32_t *is = idx_out ? idx_out + done : 0;                                             \
+        const int64_t n_left = n - done;                                                        \
+        {                                                                                       \
+            const int64_t n = n_left;                                                           \
+            PARALLEL_SCALAR(CALL);                                                              \
+        }                                                                                       \
+    } while (0)
+
+#define DEFINE_LOOKUP(SUFFIX, REAL, OUT, SIMD_BLOCK)                                            \
+    void stair_lookup_##SUFFIX(const REAL *x, int64_t n, REAL lo, REAL inv, int64_t cells,     \
+                               const int32_t *base, const REAL *brk, int maxc,                 \
+                               const OUT *vals, OUT *out, int32_t *idx_out, REAL dlo,          \
+                               REAL dhi, double *stats, int nthreads, int simd) {              \
+        stats_t total = EMPTY_STATS;                                                            \
+        int64_t done = 0;                                                                       \
+        SIMD_BLOCK                                                                              \
+        SCALAR_REST(scalar_lookup_##SUFFIX(xs, from, to, lo, inv, cells, base, brk, maxc,     \
+                                           vals, os, is, dlo, dhi, &s));                        \
+        put(stats, &total);                                                                     \
+    }
+
+#ifdef MBE_X86
+#define F32_SIMD                                                                                \
+    if (simd && has_avx512() && n >= 16) {                                                      \
+        const int64_t blocks = n / 16;                                                          \
+        simd_lookup_f32(x, blocks, lo, inv, cells, base, brk, maxc, vals, out, idx_out, dlo,   \
+                        dhi, &total, nthreads);                                                 \
+        done = 16 * blocks;                                                                     \
+    }
+#else
+#define F32_SIMD (void)simd;
+#endif
+
+DEFINE_LOOKUP(f32, float, float, F32_SIMD)
+DEFINE_LOOKUP(f32_f64, float, double, (void)simd;)
+DEFINE_LOOKUP(f64, double, double, (void)simd;)
+
+/* Dyadic quantiser (the identity encoder MBE_Id in closed form, mbe/primitives.py):
+ *   q = clamp(floor((x - lo) * inv), 0, span),  out = beta * (q + m)  (float64, exact)
+ * with inv = 1 / beta a power of two; idx_out gets q (-1 for NaN). mbe/kernels.py uses it
+ * only after checking that it equals the encoder's staircase at every break. */
+#define DEFINE_SCALAR_QUANTISE(SUFFIX, REAL)                                                    \
+    static void scalar_quantise_##SUFFIX(const REAL *x, int64_t from, int64_t to, double lo,   \
+                                         double inv, double span, double beta, double m,       \
+                                         double *out, int32_t *idx_out, REAL dlo, REAL dhi,    \
+                                         stats_t *s) {                                          \
+        for (int64_t i = from; i < to; i++) {                                                   \
+            const REAL xi = x[i];                                                               \
+            if (count_input(s, xi, dlo, dhi)) {                                                 \
+                out[i] = NAN;                                                                   \
+                if (idx_out) idx_out[i] = -1;                                                   \
+                continue;                                                                       \
+            }                                                                                   \
+            double q = floor(((double)xi - lo) * inv);                                          \
+            if (!(q > 0.0)) q = 0.0;                                                            \
+            if (q > span) q = span;                                                             \
+            out[i] = beta * (q + m);                                                            \
+            if (idx_out) idx_out[i] = (int32_t)q;                                               \
+        }                                                                                       \
+    }
+
+DEFINE_SCALAR_QUANTISE(f32, float)
+DEFINE_SCALAR_QUANTISE(f64, double)
+
+#ifdef MBE_X86
+__attribute__((target("avx512f")))
+static void simd_quantise_f32(const float *x, int64_t blocks, double lo, double inv,
+                              double span, double beta, double m, double *out,
+                              int32_t *idx_out, float dlo, float dhi, stats_t *total,
+                              int nthreads) {
+    int64_t nonfinite = 0, outside = 0;
+    float mn = INFINITY, mx = -INFINITY;
+#pragma omp parallel num_threads(nthreads) reduction(+:nonfinite,outside) reduction(min:mn) \
+    reduction(max:mx)
+    {
+        const __m512d vlo = _mm512_set1_pd(lo), vinv = _mm512_set1_pd(inv);
+        const __m512d zero = _mm512_setzero_pd(), vspan = _mm512_set1_pd(span);
+        const __m512d vbeta = _mm512_set1_pd(beta), vm = _mm512_set1_pd(m);
+        const __m512d dnan = _mm512_set1_pd(NAN);
+        const __m512i minus1 = _mm512_set1_epi32(-1);
+        vstats_t st = vstats_start(dlo, dhi);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            const __m512 xv = _mm512_loadu_ps(x + 16 * b);
+            __m256i qi[2];
+            __mmask16 nan = 0;
+            for (int h = 0; h < 2; h++) {
+                const __m256 xh = h ? _mm256_castpd_ps(_mm512_extractf64x4_pd(
+                                          _mm512_castps_pd(xv), 1))
+                                    : _mm512_castps512_ps256(xv);
+                const __m512d xd = _mm512_cvtps_pd(xh);
+                const __mmask8 nh = _mm512_cmp_pd_mask(xd, xd, _CMP_UNORD_Q);
+                __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_sub_pd(xd, vlo), vinv),
+                                                 _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+                q = _mm512_min_pd(_mm512_max_pd(q, zero), vspan);
+                const __m512d r = _mm512_mul_pd(vbeta, _mm512_add_pd(q, vm));
+                _mm512_storeu_pd(out + 16 * b + 8 * h, _mm512_mask_blend_pd(nh, r, dnan));
+                qi[h] = _mm512_cvttpd_epi32(q);
+                nan |= (__mmask16)((unsigned)nh << (8 * h));
+            }
+            if (idx_out) {
+                const __m512i q16 = _mm512_inserti64x4(_mm512_castsi256_si512(qi[0]), qi[1], 1);
+                _mm512_storeu_si512(idx_out + 16 * b, _mm512_mask_blend_epi32(nan, q16, minus1));
+            }
+            vstats_add(&st, xv);
+        }
+        VSTATS_REDUCE(st);
+    }
+    merge(total, &(stats_t){nonfinite, outside, (double)mn, (double)mx});
+}
+#endif
+
+#define DEFINE_QUANTISE(SUFFIX, REAL, SIMD_BLOCK)                                               \
+    void quantise_##SUFFIX(const REAL *x, int64_t n, double lo, double inv, double span,       \
+                           double beta, double m, double *out, int32_t *idx_out, REAL dlo,     \
+                           REAL dhi, double *stats, int nthreads, int simd) {                  \
+        stats_t total = EMPTY_STATS;                                                            \
+        int64_t done = 0;                                                                       \
+        SIMD_BLOCK                                                                              \
+        SCALAR_REST(scalar_quantise_##SUFFIX(xs, from, to, lo, inv, span, beta, m, os, is,    \
+                                             dlo, dhi, &s));                                    \
+        put(stats, &total);                                                                     \
+    }
+
+#ifdef MBE_X86
+#define Q32_SIMD                                                                                \
+    if (simd && has_avx512() && n >= 16) {                                                      \
+        const int64_t blocks = n / 16;                                                          \
+        simd_quantise_f32(x, blocks, lo, inv, span, beta, m, out, idx_out, dlo, dhi, &total,   \
+                          nthreads);                                                            \
+        done = 16 * blocks;                                                                     \
+    }
+#else
+#define Q32_SIMD (void)simd;
+#endif
+
+DEFINE_QUANTISE(f32, float, Q32_SIMD)
+DEFINE_QUANTISE(f64, double, (void)simd;)
 
 /* Softmax numerator (Eq. 13) for rows of a contiguous (rows, cols) float32 tensor:
  *   m = max of the row (NaN if the row holds a NaN, as torch.amax), written to rowmax
@@ -75,47 +354,148 @@ DEFINE_LOOKUP(f64, double, double)
  * with e = 0 where z < -126 (below float32's normal range: flushed, the 2^x neuron not run),
  * e = NaN where z is NaN. idx_out gets the piece index (-1 where flushed or NaN).
  * stats: [0] NaN count, [1] evaluated count, [2] min f, [3] max f. */
-void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
-                     float log2e, float lo, float inv, int64_t cells, const int32_t *base,
-                     const float *brk, const float *vals, float *e, int32_t *idx_out,
-                     double *stats, int nthreads) {
-    int64_t nans = 0, evaluated = 0;
-    double mn = INFINITY, mx = -INFINITY;
-#pragma omp parallel for num_threads(nthreads) \
-    reduction(+:nans,evaluated) reduction(min:mn) reduction(max:mx)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * cols;
-        float m = -INFINITY;
-        for (int64_t c = 0; c < cols; c++) {
-            if (xr[c] != xr[c]) { m = NAN; break; }
-            if (xr[c] > m) m = xr[c];
+static inline float pow2_exact(float k) { /* 2^k for an integer k in [-126, 0] */
+    union { uint32_t u; float f; } p = {.u = (uint32_t)((int32_t)k + 127) << 23};
+    return p.f;
+}
+
+static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, float log2e,
+                               float lo, float inv, int64_t cells, const int32_t *base,
+                               const float *brk, int maxc, const float *vals, float *er,
+                               int32_t *ir, int64_t *nans, int64_t *evaluated, double *mn,
+                               double *mx) {
+    float m = -INFINITY;
+    for (int64_t c = 0; c < cols; c++) {
+        if (xr[c] != xr[c]) { m = NAN; break; }
+        if (xr[c] > m) m = xr[c];
+    }
+    *rowmax = m;
+    for (int64_t c = 0; c < cols; c++) {
+        const float z = (xr[c] - m) * log2e;
+        if (z != z) {
+            (*nans)++;
+            er[c] = NAN;
+            if (ir) ir[c] = -1;
+            continue;
         }
+        if (!(z >= -126.0f)) {
+            er[c] = 0.0f;
+            if (ir) ir[c] = -1;
+            continue;
+        }
+        const float k = floorf(z);
+        const float f = z - k;
+        const int64_t p = stair_index_float(f, lo, inv, cells, base, brk, maxc);
+        (*evaluated)++;
+        if ((double)f < *mn) *mn = (double)f;
+        if ((double)f > *mx) *mx = (double)f;
+        er[c] = vals[p] * pow2_exact(k);
+        if (ir) ir[c] = (int32_t)p;
+    }
+}
+
+#ifdef MBE_X86
+/* Rows [r0, r1) in AVX-512: each row's maximum is order-free (NaN checked apart), then every
+ * element takes scalar_softmax_row's operations lane by lane; a row's tail is masked. */
+__attribute__((target("avx512f")))
+static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t cols,
+                              float *rowmax, float log2e, float lo, float inv, int64_t cells,
+                              const int32_t *base, const float *brk, int maxc,
+                              const float *vals, float *e, int32_t *idx_out, int64_t *nans,
+                              int64_t *evaluated, float *mn, float *mx) {
+    const __m512 vl2e = _mm512_set1_ps(log2e), ninf = _mm512_set1_ps(-INFINITY);
+    const __m512 vlo = _mm512_set1_ps(lo), vinv = _mm512_set1_ps(inv);
+    const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps((float)(cells - 1));
+    const __m512 floor126 = _mm512_set1_ps(-126.0f), vnan = _mm512_set1_ps(NAN);
+    const __m512i one = _mm512_set1_epi32(1), minus1 = _mm512_set1_epi32(-1);
+    const __m512i bias = _mm512_set1_epi32(127);
+    __m512 vmn = _mm512_set1_ps(INFINITY), vmx = ninf;
+    __m512i vnans = _mm512_setzero_si512(), vevals = _mm512_setzero_si512();
+    for (int64_t r = r0; r < r1; r++) {
+        const float *xr = x + r * cols;
+        float *er = e + r * cols;
+        int32_t *ir = idx_out ? idx_out + r * cols : 0;
+        __m512 vm = ninf;
+        __mmask16 anynan = 0;
+        for (int64_t c = 0; c < cols; c += 16) {
+            const __mmask16 in = cols - c >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+            const __m512 xv = _mm512_mask_loadu_ps(ninf, in, xr + c);
+            anynan |= _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
+            vm = _mm512_max_ps(vm, xv);
+        }
+        const float m = anynan ? NAN : _mm512_reduce_max_ps(vm);
         rowmax[r] = m;
-        for (int64_t c = 0; c < cols; c++) {
-            const int64_t i = r * cols + c;
-            const float z = (xr[c] - m) * log2e;
-            if (z != z) {
-                nans++;
-                e[i] = NAN;
-                if (idx_out) idx_out[i] = -1;
-                continue;
+        const __m512 mv = _mm512_set1_ps(m);
+        for (int64_t c = 0; c < cols; c += 16) {
+            const __mmask16 in = cols - c >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+            const __m512 xv = _mm512_maskz_loadu_ps(in, xr + c);
+            const __m512 z = _mm512_mul_ps(_mm512_sub_ps(xv, mv), vl2e);
+            const __mmask16 nan = _mm512_cmp_ps_mask(z, z, _CMP_UNORD_Q) & in;
+            const __mmask16 keep = _mm512_cmp_ps_mask(z, floor126, _CMP_GE_OQ) & in;
+            const __m512 k = _mm512_roundscale_ps(z, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            const __m512 f = _mm512_sub_ps(z, k);
+            __m512 v = _mm512_mul_ps(_mm512_sub_ps(f, vlo), vinv);
+            v = _mm512_min_ps(_mm512_max_ps(v, zero), top);
+            const __m512i a = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), keep,
+                                                          _mm512_cvttps_epi32(v), base, 4);
+            __m512i p = a;
+            for (int cc = 0; cc < maxc; cc++) {
+                const __m512 bv = _mm512_mask_i32gather_ps(
+                    zero, keep, _mm512_add_epi32(a, _mm512_set1_epi32(cc)), brk, 4);
+                p = _mm512_mask_add_epi32(p, _mm512_cmp_ps_mask(f, bv, _CMP_GE_OQ) & keep, p,
+                                          one);
             }
-            if (!(z >= -126.0f)) {
-                e[i] = 0.0f;
-                if (idx_out) idx_out[i] = -1;
-                continue;
-            }
-            const float k = floorf(z);
-            const float f = z - k;
-            const int64_t p = stair_index_float(f, lo, inv, cells, base, brk);
-            evaluated++;
-            if ((double)f < mn) mn = (double)f;
-            if ((double)f > mx) mx = (double)f;
-            /* times 2^k, k in [-126, 0]: an exact power of two built from its exponent bits */
-            union { uint32_t u; float f; } pow2 = {.u = (uint32_t)((int32_t)k + 127) << 23};
-            e[i] = vals[p] * pow2.f;
-            if (idx_out) idx_out[i] = (int32_t)p;
+            const __m512 val = _mm512_mask_i32gather_ps(zero, keep, p, vals, 4);
+            const __m512i ki = _mm512_cvttps_epi32(_mm512_mask_blend_ps(keep, zero, k));
+            const __m512 pw = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_add_epi32(ki, bias), 23));
+            const __m512 ev = _mm512_mask_blend_ps(nan, _mm512_maskz_mul_ps(keep, val, pw), vnan);
+            _mm512_mask_storeu_ps(er + c, in, ev);
+            if (ir)
+                _mm512_mask_storeu_epi32(ir + c, in, _mm512_mask_blend_epi32(keep, minus1, p));
+            vnans = _mm512_mask_add_epi32(vnans, nan, vnans, one);
+            vevals = _mm512_mask_add_epi32(vevals, keep, vevals, one);
+            vmn = _mm512_mask_min_ps(vmn, keep, vmn, f);
+            vmx = _mm512_mask_max_ps(vmx, keep, vmx, f);
         }
     }
+    *nans += _mm512_reduce_add_epi32(vnans);
+    *evaluated += _mm512_reduce_add_epi32(vevals);
+    *mn = _mm512_reduce_min_ps(vmn);
+    *mx = _mm512_reduce_max_ps(vmx);
+}
+#endif
+
+void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
+                     float log2e, float lo, float inv, int64_t cells, const int32_t *base,
+                     const float *brk, int maxc, const float *vals, float *e, int32_t *idx_out,
+                     double *stats, int nthreads, int simd) {
+    int64_t nans = 0, evaluated = 0;
+    double mn = INFINITY, mx = -INFINITY;
+#ifdef MBE_X86
+    if (simd && has_avx512()) {
+#pragma omp parallel num_threads(nthreads) reduction(+:nans,evaluated) reduction(min:mn) \
+    reduction(max:mx)
+        {
+            int64_t nt = 1, id = 0;
+            PARALLEL_IDS(nt, id);
+            float fmn = INFINITY, fmx = -INFINITY;
+            simd_softmax_rows(x, rows * id / nt, rows * (id + 1) / nt, cols, rowmax, log2e, lo,
+                              inv, cells, base, brk, maxc, vals, e, idx_out, &nans, &evaluated,
+                              &fmn, &fmx);
+            mn = (double)fmn;
+            mx = (double)fmx;
+        }
+        stats[0] = (double)nans; stats[1] = (double)evaluated; stats[2] = mn; stats[3] = mx;
+        return;
+    }
+#endif
+    (void)simd;
+#pragma omp parallel for num_threads(nthreads) schedule(static) \
+    reduction(+:nans,evaluated) reduction(min:mn) reduction(max:mx)
+    for (int64_t r = 0; r < rows; r++)
+        scalar_softmax_row(x + r * cols, cols, rowmax + r, log2e, lo, inv, cells, base, brk,
+                           maxc, vals, e + r * cols, idx_out ? idx_out + r * cols : 0, &nans,
+                           &evaluated, &mn, &mx);
     stats[0] = (double)nans; stats[1] = (double)evaluated; stats[2] = mn; stats[3] = mx;
 }

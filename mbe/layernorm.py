@@ -93,7 +93,8 @@ class LayerNorm(ProductOp):
             raise ValueError(f"{n} squares exceed float64's exact integers for this input range"
                              ": narrow input_range or normalise over fewer elements")
         enc = prim.encode(c, mode, self.record)
-        squares = spike_product(enc, enc, ident, ident) if mode == "spike" else enc.values**2
+        squares = (spike_product(enc, enc, ident, ident) if mode == "spike"
+                   else enc.values * enc.values)
         var = squares.sum(-1, keepdim=True) / n
         mant, ex = torch.frexp(var + self.eps)
         odd = ex % 2 != 0
@@ -104,7 +105,8 @@ class LayerNorm(ProductOp):
             y = spike_product(enc, g, ident, self.inv_std.second.fitted)
         else:
             y = enc.values * g.values
-        y = torch.ldexp(y, (-ex // 2).to(F64)).to(cd)
+        # times 2^(-E/2): one exact power of two per row (ldexp per element costs a pow each)
+        y = (y * torch.ldexp(torch.ones_like(var), (-ex // 2).to(F64))).to(cd)
         self._count_products(enc, g, rows.numel())
         if self.weight is not None:
             y = y * self.weight.to(cd).reshape(-1)

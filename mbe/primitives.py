@@ -29,7 +29,7 @@ from torch import Tensor
 from . import targets
 from .fitting import fit
 from .identity import identity_encoder
-from .kernels import F32, F64, Summary, Table, summarize
+from .kernels import F32, F64, Quantiser, Summary, Table, summarize
 from .neuron import SpikingNeuron
 
 MODES = ("exact", "mbe", "spike")
@@ -236,6 +236,12 @@ class Identity(Fitted):
         levels = self.neuron.staircase.levels
         code = torch.round(levels / self.beta - self.m)
         return self.beta * (code + self.m)
+
+    @functools.cached_property
+    def table(self) -> Quantiser:
+        """The staircase lookup, evaluated in closed form where that is proven equal."""
+        return Quantiser(Table(self.neuron.staircase.breaks, self.values), self.domain[0],
+                         self.beta, self.m, self.span)
 
     def code(self, spikes: Tensor) -> Tensor:
         """q = sum over bases and steps of s_n[t] 2^(T-1-t): an exact integer in float64."""

@@ -29,16 +29,17 @@ LOG2E = 1.4426950408889634
 MIN_EXPONENT = {F32: -126, F64: -1022}
 
 
-def apply_mask(x: Tensor, mask: Tensor | None) -> Tensor:
-    """Additive float masks are added; boolean masks keep True and set False to -inf."""
+def apply_mask(x: Tensor, mask: Tensor | None, *, inplace: bool = False) -> Tensor:
+    """Additive float masks are added; boolean masks keep True and set False to -inf.
+    `inplace` overwrites x (for a caller that owns it: one pass fewer over the scores)."""
     if mask is None:
         return x
     if mask.dtype == torch.bool:
-        return x.masked_fill(~mask, -math.inf)
+        return (x.masked_fill_ if inplace else x.masked_fill)(~mask, -math.inf)
     if not mask.is_floating_point():
         raise TypeError(f"mask must be bool (True = keep) or an additive float mask, got "
                         f"{mask.dtype}")
-    return x + mask.to(x.dtype)
+    return x.add_(mask.to(x.dtype)) if inplace else x + mask.to(x.dtype)
 
 
 class Softmax(ProductOp):

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from mbe import kernels
 from mbe.ops import Activation, LayerNorm, Multiply, Softmax
@@ -86,6 +87,69 @@ def test_table_marks_nan():
     assert y[[0, 1, 3]].tolist() == [1.0, 2.0, 3.0] and math.isnan(y[2])
     assert idx.tolist() == [0, 1, -1, 2]
     assert (summary.non_finite, summary.outside) == (1, 2)
+
+
+def _edge_inputs(breaks: Tensor, dtype, n_random: int = 1001) -> Tensor:
+    """Breaks and their neighbours, specials and random values; an odd length (a SIMD tail)."""
+    inf = torch.tensor(math.inf, dtype=torch.float64)
+    b = breaks[::7]
+    x = torch.cat([b, torch.nextafter(b, -inf), torch.nextafter(b, inf),
+                   torch.randn(n_random, generator=_gen(20), dtype=torch.float64) * 8,
+                   torch.tensor([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e30, -1e30],
+                                dtype=torch.float64)]).to(dtype)
+    return x[torch.randperm(len(x), generator=_gen(21))]
+
+
+def _with_simd(flag, fn, monkeypatch):
+    monkeypatch.setattr(kernels, "SIMD", flag)
+    return fn()
+
+
+def _same(a, b):
+    """Equal tuples of (tensor | None | Summary), NaN equal to NaN."""
+    for u, v in zip(a, b):
+        if isinstance(u, torch.Tensor):
+            assert torch.equal(u.nan_to_num(nan=123.0), v.nan_to_num(nan=123.0))
+        else:
+            assert u == v
+
+
+def test_vector_and_scalar_loops_agree(gelu, softmax, monkeypatch):
+    """The AVX-512 loops (where the CPU has them) give the scalar loops' values, piece
+    indices and statistics bit for bit: the lookup, the quantiser and the softmax numerator."""
+    f = gelu.primitives["gelu"].fitted
+    ident = identity(-3.0, 5.0, 2, T)
+    x32 = _edge_inputs(f.neuron.staircase.breaks, torch.float32)
+    rows = (torch.randn(37, 45, generator=_gen(22)) * 20).contiguous()
+    rows[3, 5], rows[4, :] = math.nan, -math.inf
+    rows[4, 2] = 1.0
+    cases = [lambda: f.table(x32, f.domain, index=True), lambda: f.table(x32, f.domain),
+             lambda: ident.table(x32, ident.domain, index=True),
+             lambda: kernels.softmax_exp(rows, 1.4426950408889634, softmax.numerator.table,
+                                         index=True)]
+    for case in cases:
+        _same(_with_simd(True, case, monkeypatch), _with_simd(False, case, monkeypatch))
+
+
+def test_quantiser_equals_the_encoder_staircase():
+    """The identity encoder's closed form is proven against its staircase and then equals
+    the table lookup on every input, including NaN, infinities and saturation."""
+    ident = identity(-3.0, 5.0, 2, T)
+    st = ident.neuron.staircase
+    for dtype in (torch.float32, torch.float64):
+        assert ident.table.exact_for(dtype)
+        x = _edge_inputs(st.breaks, dtype)
+        _same(ident.table(x, ident.domain, index=True),
+              ident.table.table(x, ident.domain, index=True, wide=True))
+
+
+def test_quantiser_that_disagrees_falls_back_to_the_table():
+    ident = identity(-3.0, 5.0, 2, T)
+    wrong = kernels.Quantiser(ident.table.table, ident.domain[0] + ident.beta / 3, ident.beta,
+                              ident.m, ident.span)
+    assert not wrong.exact_for(torch.float32)
+    x = _edge_inputs(ident.neuron.staircase.breaks, torch.float32)
+    _same(wrong(x, ident.domain, index=True), ident.table(x, ident.domain, index=True))
 
 
 # -- spike multiplication -------------------------------------------------------------------------

@@ -356,7 +356,10 @@ class AttentionSite(Site):
                 scaling: float | None):
         q, k, v = self._heads(q, k, v, scaling)
         mask, blind = self._blind_rows(mask)
-        probs = self.softmax(self.qk.matmul(q, k.transpose(-1, -2)), mask=mask)
+        scores = self.qk.matmul(q, k.transpose(-1, -2))
+        if mask is not None and scores.dtype in (torch.float32, torch.float64):
+            scores, mask = apply_mask(scores, mask, inplace=True), None  # our own tensor
+        probs = self.softmax(scores, mask=mask)
         probs = probs if blind is None else probs.masked_fill(blind, 0.0)
         return self.av.matmul(probs, v), probs
 
