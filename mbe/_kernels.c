@@ -20,6 +20,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -359,6 +360,64 @@ static inline float pow2_exact(float k) { /* 2^k for an integer k in [-126, 0] *
     return p.f;
 }
 
+/* A row's sum in the one order every softmax path uses (mbe/kernels.py `row_sums`): 16
+ * partial sums, acc[l] over the elements c = l (mod 16) in order, then a fixed pairwise tree.
+ * The vector loop's lanes are exactly those partial sums. */
+static inline float sum16(float acc[16]) {
+    for (int w = 8; w >= 1; w >>= 1)
+        for (int i = 0; i < w; i++) acc[i] += acc[i + w];
+    return acc[0];
+}
+
+static float row_sum(const float *er, int64_t cols) {
+    float acc[16] = {0};
+    for (int64_t c = 0; c < cols; c++) acc[c & 15] += er[c];
+    return sum16(acc);
+}
+
+void row_sums_f32(const float *e, int64_t rows, int64_t cols, float *out, int nthreads) {
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) out[r] = row_sum(e + r * cols, cols);
+}
+
+/* The softmax denominator (Eq. 13) as a table: float32 breaks, float64 values (the 1/x neuron
+ * followed by its identity encoder), the neuron's domain as float32 bounds. */
+typedef struct {
+    float lo, inv;
+    int64_t cells;
+    const int32_t *base;
+    const float *brk;
+    int maxc;
+    const double *vals;
+    float dlo, dhi;
+} denom_t;
+
+/* 1 / sum as the operator computes it: sum = M 2^E (frexp), r = float(table(M)) * 2^-E.
+ * M is counted into ds (the denominator neuron's statistics). */
+static float row_scale(float sum, const denom_t *d, stats_t *ds) {
+    union { float f; uint32_t u; } s = {.f = sum};
+    const uint32_t biased = s.u >> 23 & 0xFF;
+    int ex = 0;
+    float mant;
+    if (!(s.u >> 31) && biased > 0 && biased < 255) { /* frexpf of a positive normal float */
+        ex = (int)biased - 126;
+        s.u = (s.u & 0x807FFFFFu) | (126u << 23);
+        mant = s.f;
+    } else {
+        mant = frexpf(sum, &ex);
+    }
+    if (count_input(ds, mant, d->dlo, d->dhi)) return NAN;
+    const int64_t p = stair_index_float(mant, d->lo, d->inv, d->cells, d->base, d->brk,
+                                        d->maxc);
+    const float v = (float)d->vals[p];
+    if (ex >= -126 && ex <= 126) { /* 2^-ex is a normal float: v * 2^-ex is ldexpf's value */
+        const union { uint32_t u; float f; } shift = {.u = (uint32_t)(127 - ex) << 23};
+        const float r = v * shift.f;
+        if (fabsf(r) >= 0x1p-126f || r == 0.0f) return r; /* normal or zero: exact */
+    }
+    return ldexpf(v, -ex);
+}
+
 static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, float log2e,
                                float lo, float inv, int64_t cells, const int32_t *base,
                                const float *brk, int maxc, const float *vals, float *er,
@@ -395,13 +454,32 @@ static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, flo
 }
 
 #ifdef MBE_X86
-/* Rows [r0, r1) in AVX-512: each row's maximum is order-free (NaN checked apart), then every
- * element takes scalar_softmax_row's operations lane by lane; a row's tail is masked. */
+/* Rows [r0, r1) in AVX-512, a block of rows at a time in passes, so that the table lines an
+ * element needs are prefetched (into L2) a pass before they are read: (1) each row's maximum
+ * (order-free, NaN checked apart), z, k, f and f's cell, prefetching base[cell]; (2) the
+ * cell's first break a = base[cell], prefetching pairs[a]; (3) the count of breaks <= f, the
+ * value, e and the row sums; (4) with `den`, each row divided by its sum (Eq. 13's
+ * denominator). pairs interleaves the breaks and values, (brk[i], vals[i]), so that an
+ * element's breaks and value share a cache line. Every lane takes scalar_softmax_row's
+ * operations; a row's tail is masked. The staging buffers hold one block (SOFTMAX_BLOCK
+ * elements, or one row). */
+#define SOFTMAX_BLOCK 1024
+
+__attribute__((target("avx512f")))
+static inline void prefetch_lanes(const char *table, int64_t size, __m512i index,
+                                  __mmask16 lanes) {
+    int32_t at[16];
+    _mm512_storeu_si512(at, index);
+    for (int l = 0; l < 16; l++)
+        if (lanes >> l & 1) _mm_prefetch(table + size * at[l], _MM_HINT_T1);
+}
+
 __attribute__((target("avx512f")))
 static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t cols,
                               float *rowmax, float log2e, float lo, float inv, int64_t cells,
-                              const int32_t *base, const float *brk, int maxc,
-                              const float *vals, float *e, int32_t *idx_out, int64_t *nans,
+                              const int32_t *base, const float *pairs, int maxc,
+                              const denom_t *den, stats_t *ds, float *e,
+                              int32_t *idx_out, int64_t *nans,
                               int64_t *evaluated, float *mn, float *mx) {
     const __m512 vl2e = _mm512_set1_ps(log2e), ninf = _mm512_set1_ps(-INFINITY);
     const __m512 vlo = _mm512_set1_ps(lo), vinv = _mm512_set1_ps(inv);
@@ -411,54 +489,111 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
     const __m512i bias = _mm512_set1_epi32(127);
     __m512 vmn = _mm512_set1_ps(INFINITY), vmx = ninf;
     __m512i vnans = _mm512_setzero_si512(), vevals = _mm512_setzero_si512();
-    for (int64_t r = r0; r < r1; r++) {
-        const float *xr = x + r * cols;
-        float *er = e + r * cols;
-        int32_t *ir = idx_out ? idx_out + r * cols : 0;
-        __m512 vm = ninf;
-        __mmask16 anynan = 0;
-        for (int64_t c = 0; c < cols; c += 16) {
-            const __mmask16 in = cols - c >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
-            const __m512 xv = _mm512_mask_loadu_ps(ninf, in, xr + c);
-            anynan |= _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
-            vm = _mm512_max_ps(vm, xv);
-        }
-        const float m = anynan ? NAN : _mm512_reduce_max_ps(vm);
-        rowmax[r] = m;
-        const __m512 mv = _mm512_set1_ps(m);
-        for (int64_t c = 0; c < cols; c += 16) {
-            const __mmask16 in = cols - c >= 16 ? 0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
-            const __m512 xv = _mm512_maskz_loadu_ps(in, xr + c);
-            const __m512 z = _mm512_mul_ps(_mm512_sub_ps(xv, mv), vl2e);
-            const __mmask16 nan = _mm512_cmp_ps_mask(z, z, _CMP_UNORD_Q) & in;
-            const __mmask16 keep = _mm512_cmp_ps_mask(z, floor126, _CMP_GE_OQ) & in;
-            const __m512 k = _mm512_roundscale_ps(z, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-            const __m512 f = _mm512_sub_ps(z, k);
-            __m512 v = _mm512_mul_ps(_mm512_sub_ps(f, vlo), vinv);
-            v = _mm512_min_ps(_mm512_max_ps(v, zero), top);
-            const __m512i a = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), keep,
-                                                          _mm512_cvttps_epi32(v), base, 4);
-            __m512i p = a;
-            for (int cc = 0; cc < maxc; cc++) {
-                const __m512 bv = _mm512_mask_i32gather_ps(
-                    zero, keep, _mm512_add_epi32(a, _mm512_set1_epi32(cc)), brk, 4);
-                p = _mm512_mask_add_epi32(p, _mm512_cmp_ps_mask(f, bv, _CMP_GE_OQ) & keep, p,
-                                          one);
+    const int64_t per_row = (cols + 15) / 16;
+    const int64_t block = cols >= SOFTMAX_BLOCK ? 1 : SOFTMAX_BLOCK / cols;
+    float *fb = malloc(sizeof(float) * 16 * per_row * block);
+    int32_t *kb = malloc(sizeof(int32_t) * 16 * per_row * block);
+    int32_t *ab = malloc(sizeof(int32_t) * 16 * per_row * block);
+    __mmask16 *keepb = malloc(sizeof(__mmask16) * per_row * block);
+    __mmask16 *nanb = malloc(sizeof(__mmask16) * per_row * block);
+    float *sums = malloc(sizeof(float) * block);
+    for (int64_t rb = r0; rb < r1; rb += block) {
+        const int64_t re = rb + block < r1 ? rb + block : r1;
+        const int64_t nv = (re - rb) * per_row;
+        for (int64_t r = rb, v = 0; r < re; r++) { /* pass 1 */
+            const float *xr = x + r * cols;
+            __m512 vm = ninf;
+            __mmask16 anynan = 0;
+            for (int64_t c = 0; c < cols; c += 16) {
+                const __mmask16 in = cols - c >= 16 ? 0xFFFF
+                                                    : (__mmask16)((1u << (cols - c)) - 1);
+                const __m512 xv = _mm512_mask_loadu_ps(ninf, in, xr + c);
+                anynan |= _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
+                vm = _mm512_max_ps(vm, xv);
             }
-            const __m512 val = _mm512_mask_i32gather_ps(zero, keep, p, vals, 4);
-            const __m512i ki = _mm512_cvttps_epi32(_mm512_mask_blend_ps(keep, zero, k));
-            const __m512 pw = _mm512_castsi512_ps(
-                _mm512_slli_epi32(_mm512_add_epi32(ki, bias), 23));
-            const __m512 ev = _mm512_mask_blend_ps(nan, _mm512_maskz_mul_ps(keep, val, pw), vnan);
-            _mm512_mask_storeu_ps(er + c, in, ev);
-            if (ir)
-                _mm512_mask_storeu_epi32(ir + c, in, _mm512_mask_blend_epi32(keep, minus1, p));
-            vnans = _mm512_mask_add_epi32(vnans, nan, vnans, one);
-            vevals = _mm512_mask_add_epi32(vevals, keep, vevals, one);
-            vmn = _mm512_mask_min_ps(vmn, keep, vmn, f);
-            vmx = _mm512_mask_max_ps(vmx, keep, vmx, f);
+            const float m = anynan ? NAN : _mm512_reduce_max_ps(vm);
+            rowmax[r] = m;
+            const __m512 mv = _mm512_set1_ps(m);
+            for (int64_t c = 0; c < cols; c += 16, v++) {
+                const __mmask16 in = cols - c >= 16 ? 0xFFFF
+                                                    : (__mmask16)((1u << (cols - c)) - 1);
+                const __m512 z = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(in, xr + c),
+                                                             mv), vl2e);
+                const __mmask16 keep = _mm512_cmp_ps_mask(z, floor126, _CMP_GE_OQ) & in;
+                const __m512 k = _mm512_roundscale_ps(z, _MM_FROUND_TO_NEG_INF
+                                                             | _MM_FROUND_NO_EXC);
+                const __m512 f = _mm512_sub_ps(z, k);
+                __m512 cell = _mm512_mul_ps(_mm512_sub_ps(f, vlo), vinv);
+                cell = _mm512_min_ps(_mm512_max_ps(cell, zero), top);
+                const __m512i j = _mm512_cvttps_epi32(cell);
+                _mm512_storeu_ps(fb + 16 * v, f);
+                _mm512_storeu_si512(kb + 16 * v,
+                                    _mm512_cvttps_epi32(_mm512_mask_blend_ps(keep, zero, k)));
+                _mm512_storeu_si512(ab + 16 * v, j);
+                keepb[v] = keep;
+                nanb[v] = _mm512_cmp_ps_mask(z, z, _CMP_UNORD_Q) & in;
+                prefetch_lanes((const char *)base, sizeof(int32_t), j, keep);
+            }
+        }
+        for (int64_t v = 0; v < nv; v++) { /* pass 2 */
+            const __m512i a = _mm512_mask_i32gather_epi32(
+                _mm512_setzero_si512(), keepb[v], _mm512_loadu_si512(ab + 16 * v), base, 4);
+            _mm512_storeu_si512(ab + 16 * v, a);
+            prefetch_lanes((const char *)pairs, 2 * sizeof(float), a, keepb[v]);
+        }
+        for (int64_t r = rb, v = 0; r < re; r++) { /* pass 3 */
+            float *er = e + r * cols;
+            int32_t *ir = idx_out ? idx_out + r * cols : 0;
+            __m512 vsum = zero;
+            for (int64_t c = 0; c < cols; c += 16, v++) {
+                const __mmask16 in = cols - c >= 16 ? 0xFFFF
+                                                    : (__mmask16)((1u << (cols - c)) - 1);
+                const __mmask16 keep = keepb[v], nan = nanb[v];
+                const __m512 f = _mm512_loadu_ps(fb + 16 * v);
+                const __m512i a = _mm512_loadu_si512(ab + 16 * v);
+                __m512i p = a;
+                for (int cc = 0; cc < maxc; cc++) {
+                    const __m512 bv = _mm512_mask_i32gather_ps(
+                        zero, keep, _mm512_add_epi32(a, _mm512_set1_epi32(cc)), pairs, 8);
+                    p = _mm512_mask_add_epi32(p, _mm512_cmp_ps_mask(f, bv, _CMP_GE_OQ) & keep,
+                                              p, one);
+                }
+                const __m512 val = _mm512_mask_i32gather_ps(zero, keep, p, pairs + 1, 8);
+                const __m512i ki = _mm512_loadu_si512(kb + 16 * v);
+                const __m512 pw = _mm512_castsi512_ps(
+                    _mm512_slli_epi32(_mm512_add_epi32(ki, bias), 23));
+                const __m512 ev = _mm512_mask_blend_ps(nan, _mm512_maskz_mul_ps(keep, val, pw),
+                                                      vnan);
+                _mm512_mask_storeu_ps(er + c, in, ev);
+                vsum = _mm512_add_ps(vsum, _mm512_maskz_mov_ps(in, ev));
+                if (ir)
+                    _mm512_mask_storeu_epi32(ir + c, in,
+                                             _mm512_mask_blend_epi32(keep, minus1, p));
+                vnans = _mm512_mask_add_epi32(vnans, nan, vnans, one);
+                vevals = _mm512_mask_add_epi32(vevals, keep, vevals, one);
+                vmn = _mm512_mask_min_ps(vmn, keep, vmn, f);
+                vmx = _mm512_mask_max_ps(vmx, keep, vmx, f);
+            }
+            float acc[16];
+            _mm512_storeu_ps(acc, vsum);
+            sums[r - rb] = sum16(acc);
+        }
+        if (den) { /* pass 4: the block's rows divided by their sums, while still in L1 */
+            for (int64_t r = rb; r < re; r++) /* independent lookups: their misses overlap */
+                sums[r - rb] = row_scale(sums[r - rb], den, ds);
+            for (int64_t r = rb; r < re; r++) {
+                float *er = e + r * cols;
+                const __m512 rv = _mm512_set1_ps(sums[r - rb]);
+                for (int64_t c = 0; c < cols; c += 16) {
+                    const __mmask16 in = cols - c >= 16 ? 0xFFFF
+                                                        : (__mmask16)((1u << (cols - c)) - 1);
+                    _mm512_mask_storeu_ps(er + c, in,
+                                          _mm512_mul_ps(_mm512_maskz_loadu_ps(in, er + c), rv));
+                }
+            }
         }
     }
+    free(fb); free(kb); free(ab); free(keepb); free(nanb); free(sums);
     *nans += _mm512_reduce_add_epi32(vnans);
     *evaluated += _mm512_reduce_add_epi32(vevals);
     *mn = _mm512_reduce_min_ps(vmn);
@@ -466,36 +601,48 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
 }
 #endif
 
+/* den == NULL: e is the numerator. Otherwise each row is also divided by its sum (Eq. 13's
+ * denominator, row_scale) and stats[4..7] get the denominator's input statistics. */
 void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
                      float log2e, float lo, float inv, int64_t cells, const int32_t *base,
-                     const float *brk, int maxc, const float *vals, float *e, int32_t *idx_out,
-                     double *stats, int nthreads, int simd) {
-    int64_t nans = 0, evaluated = 0;
-    double mn = INFINITY, mx = -INFINITY;
+                     const float *brk, int maxc, const float *vals, const float *pairs,
+                     const denom_t *den, float *e, int32_t *idx_out, double *stats,
+                     int nthreads, int simd) {
+    int64_t nans = 0, evaluated = 0, d_nonfinite = 0, d_outside = 0;
+    double mn = INFINITY, mx = -INFINITY, d_mn = INFINITY, d_mx = -INFINITY;
+    const int vector = simd && has_avx512();
+#pragma omp parallel num_threads(nthreads) reduction(+:nans,evaluated,d_nonfinite,d_outside) \
+    reduction(min:mn,d_mn) reduction(max:mx,d_mx)
+    {
+        int64_t nt = 1, id = 0;
+        PARALLEL_IDS(nt, id);
+        const int64_t r0 = rows * id / nt, r1 = rows * (id + 1) / nt;
+        stats_t ds = EMPTY_STATS;
 #ifdef MBE_X86
-    if (simd && has_avx512()) {
-#pragma omp parallel num_threads(nthreads) reduction(+:nans,evaluated) reduction(min:mn) \
-    reduction(max:mx)
-        {
-            int64_t nt = 1, id = 0;
-            PARALLEL_IDS(nt, id);
+        if (vector) {
             float fmn = INFINITY, fmx = -INFINITY;
-            simd_softmax_rows(x, rows * id / nt, rows * (id + 1) / nt, cols, rowmax, log2e, lo,
-                              inv, cells, base, brk, maxc, vals, e, idx_out, &nans, &evaluated,
-                              &fmn, &fmx);
+            simd_softmax_rows(x, r0, r1, cols, rowmax, log2e, lo, inv, cells, base, pairs, maxc,
+                              den, &ds, e, idx_out, &nans, &evaluated, &fmn, &fmx);
             mn = (double)fmn;
             mx = (double)fmx;
         }
-        stats[0] = (double)nans; stats[1] = (double)evaluated; stats[2] = mn; stats[3] = mx;
-        return;
-    }
 #endif
-    (void)simd;
-#pragma omp parallel for num_threads(nthreads) schedule(static) \
-    reduction(+:nans,evaluated) reduction(min:mn) reduction(max:mx)
-    for (int64_t r = 0; r < rows; r++)
-        scalar_softmax_row(x + r * cols, cols, rowmax + r, log2e, lo, inv, cells, base, brk,
-                           maxc, vals, e + r * cols, idx_out ? idx_out + r * cols : 0, &nans,
-                           &evaluated, &mn, &mx);
+        if (!vector) {
+            for (int64_t r = r0; r < r1; r++) {
+                float *er = e + r * cols;
+                scalar_softmax_row(x + r * cols, cols, rowmax + r, log2e, lo, inv, cells, base,
+                                   brk, maxc, vals, er, idx_out ? idx_out + r * cols : 0,
+                                   &nans, &evaluated, &mn, &mx);
+                if (den) {
+                    const float scale = row_scale(row_sum(er, cols), den, &ds);
+                    for (int64_t c = 0; c < cols; c++) er[c] = er[c] * scale;
+                }
+            }
+        }
+        d_nonfinite = ds.nonfinite; d_outside = ds.outside; d_mn = ds.mn; d_mx = ds.mx;
+    }
+    (void)pairs;
     stats[0] = (double)nans; stats[1] = (double)evaluated; stats[2] = mn; stats[3] = mx;
+    stats[4] = (double)d_nonfinite; stats[5] = (double)d_outside; stats[6] = d_mn;
+    stats[7] = d_mx;
 }

@@ -88,6 +88,7 @@ def _suffix(dtype: torch.dtype, out: torch.dtype) -> str:
     return {(F32, F32): "f32", (F32, F64): "f32_f64", (F64, F64): "f64"}[(dtype, out)]
 
 
+@functools.lru_cache(maxsize=1024)
 def _bounds(domain: tuple[float, float], dtype: torch.dtype) -> tuple[float, float]:
     """domain's ends in dtype, rounded inwards: x < lo iff x < lo', x > hi iff x > hi'."""
     ends = torch.tensor(domain, dtype=F64)
@@ -144,6 +145,14 @@ class _Cells:
     base: Tensor    # (cells + 1,) int32
     breaks: Tensor  # (K + per_cell,) in the input dtype, rounded up, then padding NaN
     values: Tensor  # (K + 1,) in the output dtype
+
+    @functools.cached_property
+    def pairs(self) -> Tensor:
+        """(breaks[i], values[i]) interleaved, (K + per_cell, 2): a piece's break and value
+        in one cache line (the softmax loop's layout; values past K are never read)."""
+        vals = torch.full((len(self.breaks),), math.nan, dtype=self.values.dtype)
+        vals[:len(self.values)] = self.values
+        return torch.stack([self.breaks, vals.to(self.breaks.dtype)], 1).contiguous()
 
 
 def _cells(breaks64: Tensor, values64: Tensor, dtype: torch.dtype, out: torch.dtype) -> _Cells:
@@ -226,7 +235,7 @@ class Table:
         idx = torch.empty(xc.shape, dtype=torch.int32) if index else None
         stats = (ctypes.c_double * 4)()
         real = _real(x.dtype)
-        dlo, dhi = _bounds(domain, x.dtype)
+        dlo, dhi = _bounds(tuple(map(float, domain)), x.dtype)
         getattr(lib, f"stair_lookup_{_suffix(x.dtype, out_dtype)}")(
             _ptr(xc), ctypes.c_int64(xc.numel()), real(c.lo), real(c.inv),
             ctypes.c_int64(c.cells), _ptr(c.base), _ptr(c.breaks), ctypes.c_int(c.per_cell),
@@ -246,10 +255,24 @@ class Table:
         return out, idx, summarize(x, domain)
 
 
-def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False):
+class _Denominator(ctypes.Structure):
+    """`denom_t` in `_kernels.c`: the softmax denominator's table and domain bounds."""
+
+    _fields_ = [("lo", ctypes.c_float), ("inv", ctypes.c_float), ("cells", ctypes.c_int64),
+                ("base", ctypes.c_void_p), ("brk", ctypes.c_void_p), ("maxc", ctypes.c_int),
+                ("vals", ctypes.c_void_p), ("dlo", ctypes.c_float), ("dhi", ctypes.c_float)]
+
+
+def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False,
+                denominator: tuple[Table, tuple[float, float]] | None = None):
     """Fused softmax numerator (see `_kernels.c`) of a contiguous float32 (rows, cols) x:
-    (e, row maxima (rows, 1), piece index or None, (nan, evaluated, min f, max f)), or None
-    without a C compiler."""
+    (e, row maxima (rows, 1), piece index or None, (nan, evaluated, min f, max f), None), or
+    None without a C compiler.
+
+    With `denominator` = (table of 1/x then its encoder, the 1/x neuron's domain), each row is
+    also divided by its sum as Eq. 13 does (frexp, table, shift: `row_sums` order), and the
+    last item is the `Summary` of the mantissas the denominator saw.
+    """
     lib = library()
     if lib is None:
         return None
@@ -258,14 +281,37 @@ def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False):
     e = torch.empty_like(x)
     top = torch.empty(rows, 1, dtype=F32)
     idx = torch.empty(x.shape, dtype=torch.int32) if index else None
-    stats = (ctypes.c_double * 4)()
+    stats = (ctypes.c_double * 8)()
     f = ctypes.c_float
+    den = None
+    if denominator is not None:
+        d = denominator[0].cells(F32, F64, merged=True)
+        dlo, dhi = _bounds(tuple(map(float, denominator[1])), F32)
+        den = _Denominator(d.lo, d.inv, d.cells, d.base.data_ptr(), d.breaks.data_ptr(),
+                           d.per_cell, d.values.data_ptr(), dlo, dhi)
     lib.softmax_exp_f32(_ptr(x), ctypes.c_int64(rows), ctypes.c_int64(cols), _ptr(top),
                         f(log2e), f(c.lo), f(c.inv), ctypes.c_int64(c.cells), _ptr(c.base),
-                        _ptr(c.breaks), ctypes.c_int(c.per_cell), _ptr(c.values), _ptr(e),
+                        _ptr(c.breaks), ctypes.c_int(c.per_cell), _ptr(c.values),
+                        _ptr(c.pairs), None if den is None else ctypes.byref(den), _ptr(e),
                         _ptr(idx), stats, ctypes.c_int(torch.get_num_threads()),
                         ctypes.c_int(SIMD))
-    return e, top, idx, (int(stats[0]), int(stats[1]), stats[2], stats[3])
+    summary = None if den is None else Summary(rows, int(stats[4]), int(stats[5]), stats[6],
+                                               stats[7])
+    return e, top, idx, (int(stats[0]), int(stats[1]), stats[2], stats[3]), summary
+
+
+def row_sums(e: Tensor) -> Tensor:
+    """Sums over the last axis of a (rows, cols) tensor, (rows, 1): for float32 in the fused
+    softmax's fixed order (`_kernels.c`, sum16), so every softmax path divides by the same
+    sum; float64 (or without a C compiler) by torch."""
+    lib = library()
+    if lib is None or e.dtype != F32:
+        return e.sum(-1, keepdim=True)
+    e = e.contiguous()
+    out = torch.empty(e.shape[0], 1, dtype=F32)
+    lib.row_sums_f32(_ptr(e), ctypes.c_int64(e.shape[0]), ctypes.c_int64(e.shape[1]),
+                     _ptr(out), ctypes.c_int(torch.get_num_threads()))
+    return out
 
 
 class Quantiser:
@@ -317,7 +363,7 @@ class Quantiser:
         idx = torch.empty(xc.shape, dtype=torch.int32) if index else None
         stats = (ctypes.c_double * 4)()
         real, d = _real(x.dtype), ctypes.c_double
-        dlo, dhi = _bounds(domain, x.dtype)
+        dlo, dhi = _bounds(tuple(map(float, domain)), x.dtype)
         getattr(library(), f"quantise_{'f32' if x.dtype == F32 else 'f64'}")(
             _ptr(xc), ctypes.c_int64(xc.numel()), d(self.lo), d(1.0 / self.beta),
             d(float(self.span)), d(self.beta), d(float(self.m)), _ptr(out), _ptr(idx),

@@ -93,20 +93,23 @@ class LayerNorm(ProductOp):
             raise ValueError(f"{n} squares exceed float64's exact integers for this input range"
                              ": narrow input_range or normalise over fewer elements")
         enc = prim.encode(c, mode, self.record)
-        squares = (spike_product(enc, enc, ident, ident) if mode == "spike"
-                   else enc.values * enc.values)
-        var = squares.sum(-1, keepdim=True) / n
+        if mode == "spike":
+            sum_sq = spike_product(enc, enc, ident, ident).sum(-1, keepdim=True)
+        else:  # exact in any summation order: every term and partial sum is an exact integer
+            sum_sq = (enc.values.unsqueeze(-2) @ enc.values.unsqueeze(-1)).squeeze(-1)
+        var = sum_sq / n
         mant, ex = torch.frexp(var + self.eps)
         odd = ex % 2 != 0
         mant = torch.where(odd, 2 * mant, mant)  # parity fix: M in [0.5, 2), E even
         ex = torch.where(odd, ex - 1, ex)
         g = self.inv_std.encode(mant, mode, self.record)
+        # times 2^(-E/2), one exact power of two per row (exact: no rounding before .to(cd))
+        shift = torch.ldexp(torch.ones_like(var), (-ex // 2).to(F64))
         if mode == "spike":
-            y = spike_product(enc, g, ident, self.inv_std.second.fitted)
+            y = spike_product(enc, g, ident, self.inv_std.second.fitted) * shift
         else:
-            y = enc.values * g.values
-        # times 2^(-E/2): one exact power of two per row (ldexp per element costs a pow each)
-        y = (y * torch.ldexp(torch.ones_like(var), (-ex // 2).to(F64))).to(cd)
+            y = enc.values * (g.values * shift)
+        y = y.to(cd)
         self._count_products(enc, g, rows.numel())
         if self.weight is not None:
             y = y * self.weight.to(cd).reshape(-1)

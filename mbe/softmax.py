@@ -70,21 +70,48 @@ class Softmax(ProductOp):
         cd = compute_dtype(x.dtype)
         xm = apply_mask(x.to(cd), mask).movedim(self.dim, -1)
         rows = xm.reshape(-1, xm.shape[-1]).contiguous()
-        e, top, num = self._numerator(rows, mode)
+        fused = self._fused(rows, mode)
+        if fused is not None:
+            out, top = fused
+        else:
+            e, top, num = self._numerator(rows, mode)
         if bool((top == -math.inf).any()):
             raise ValueError("softmax over a row whose every entry is masked out (-inf) is "
                              "undefined: keep at least one position per row in the mask")
-        mant, ex = torch.frexp(e.sum(-1, keepdim=True))
+        if fused is None:
+            out = self._normalise(rows, e, num, mode)
+        return out.reshape(xm.shape).movedim(-1, self.dim).to(x.dtype)
+
+    def _fused(self, rows: Tensor, mode: str) -> tuple[Tensor, Tensor] | None:
+        """The whole fast path in one C loop (float32, not recording spikes): (softmax, row
+        maxima), or None where it does not apply."""
+        if not (mode == "mbe" and rows.dtype == F32 and not self.record
+                and self.numerator.fused and self.denominator.fused):
+            return None
+        den = (self.denominator.table, self.denominator.first.fitted.domain)
+        fused = kernels.softmax_exp(rows, LOG2E, self.numerator.table, denominator=den)
+        if fused is None:
+            return None
+        out, top, _, stats, den_summary = fused
+        num = self._account_fused(None, stats)
+        self.denominator.account(rows.shape[0], den_summary, None)
+        self.products.add(num.evaluated, None)
+        return out, top
+
+    def _normalise(self, rows: Tensor, e: Tensor, num: "_Numerator", mode: str) -> Tensor:
+        """e / sum(e) per row: the denominator split, its neurons and the final product."""
+        cd = rows.dtype
+        mant, ex = torch.frexp(kernels.row_sums(e))
         den = self.denominator.encode(mant, mode, self.record)
         r = torch.ldexp(den.values.to(cd), -ex)
-        out = e * r
+        out = e.mul_(r)  # e is this call's own tensor
         if mode == "spike" and num.enc.spikes is not None and den.spikes is not None:
             out = self._spike_output(out, num, den, ex)
         coinc = None
         if num.counts is not None and den.counts is not None:
             coinc = int((num.counts * den.counts.expand(-1, rows.shape[-1])[num.keep]).sum())
         self.products.add(num.evaluated, coinc)
-        return out.reshape(xm.shape).movedim(-1, self.dim).to(x.dtype)
+        return out
 
     # -- e^x = 2^f 2^k ------------------------------------------------------------------------
     def _numerator(self, rows: Tensor, mode: str) -> tuple[Tensor, Tensor, "_Numerator"]:
@@ -92,7 +119,7 @@ class Softmax(ProductOp):
         if mode == "mbe" and rows.dtype == F32 and self.numerator.fused:
             fused = kernels.softmax_exp(rows, LOG2E, self.numerator.table, index=self.record)
             if fused is not None:
-                e, top, idx, stats = fused
+                e, top, idx, stats, _ = fused
                 return e, top, self._account_fused(idx, stats)
         top = rows.amax(-1, keepdim=True)
         z = (rows - top) * torch.tensor(LOG2E, dtype=rows.dtype)

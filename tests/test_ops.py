@@ -126,7 +126,9 @@ def test_vector_and_scalar_loops_agree(gelu, softmax, monkeypatch):
     cases = [lambda: f.table(x32, f.domain, index=True), lambda: f.table(x32, f.domain),
              lambda: ident.table(x32, ident.domain, index=True),
              lambda: kernels.softmax_exp(rows, 1.4426950408889634, softmax.numerator.table,
-                                         index=True)]
+                                         index=True),
+             lambda: kernels.softmax_exp(rows, 1.4426950408889634, softmax.numerator.table,
+                                         denominator=(softmax.denominator.table, (0.5, 1.0)))]
     for case in cases:
         _same(_with_simd(True, case, monkeypatch), _with_simd(False, case, monkeypatch))
 
@@ -296,6 +298,24 @@ def test_softmax_fused_kernel_equals_torch_path(softmax, monkeypatch):
     fused = softmax(x)
     monkeypatch.setattr(kernels, "softmax_exp", lambda *a, **k: None)
     assert torch.equal(softmax(x), fused)
+
+
+def test_softmax_one_loop_fast_path_equals_spike_mode(softmax):
+    """Without recording, the fast path normalises inside the C loop; it still equals the
+    spike simulation bit for bit, and reports the same ranges."""
+    x = torch.randn(5, 7, 37, generator=_gen(23)) * 4
+    mask = torch.rand(5, 1, 37, generator=_gen(24)) > 0.3
+    outs, reports = [], []
+    for mode in ("mbe", "spike"):
+        softmax.mode, softmax.record = mode, False
+        softmax.reset_stats()
+        outs.append(softmax(x, mask))
+        reports.append(softmax.report()["primitives"])
+    softmax.mode = "mbe"
+    assert torch.equal(outs[0], outs[1])
+    for name in ("exp2", "reciprocal"):
+        for key in ("seen", "outside", "min_seen", "max_seen"):
+            assert reports[0][name][key] == reports[1][name][key], (name, key)
 
 
 def test_softmax_fully_masked_row_raises(softmax):
