@@ -35,6 +35,14 @@ static int has_avx512(void) { return 0; }
 
 int mbe_simd_available(void) { return has_avx512(); }
 
+/* This thread's (count, index) inside an OpenMP parallel region (1, 0 without OpenMP). */
+#ifdef _OPENMP
+#include <omp.h>
+#define PARALLEL_IDS(nt, id) (nt = omp_get_num_threads(), id = omp_get_thread_num())
+#else
+#define PARALLEL_IDS(nt, id) ((void)0)
+#endif
+
 typedef struct { int64_t nonfinite, outside; double mn, mx; } stats_t;
 
 #define DEFINE_INDEX(REAL)                                                                      \
@@ -136,43 +144,84 @@ static inline void vstats_add(vstats_t *v, __m512 xv) {
      nonfinite = _mm512_reduce_add_epi32((v).nonfinite),                                        \
      outside = _mm512_reduce_add_epi32((v).outside))
 
-/* The AVX-512 float32 lookup of elements [0, 16 * blocks); the same operations per lane as
+__attribute__((target("avx512f")))
+static inline void prefetch_lanes(const char *table, int64_t size, __m512i index,
+                                  __mmask16 lanes) {
+    int32_t at[16];
+    _mm512_storeu_si512(at, index);
+    for (int l = 0; l < 16; l++)
+        if (lanes >> l & 1) _mm_prefetch(table + size * at[l], _MM_HINT_T1);
+}
+
+/* The AVX-512 float32 lookup of elements [0, 16 * blocks), the same operations per lane as
  * scalar_lookup_f32 (max/min with 0 and cells - 1 map NaN to cell 0, as the scalar test does;
- * NaN lanes are then overwritten). */
+ * NaN lanes are then overwritten). Software-pipelined over steps of LOOKUP_STEP vectors: step
+ * i computes the cells of step i and prefetches base[cell], reads the first breaks of step
+ * i - 1 and prefetches their (break, value) pairs, and finishes step i - 2. */
+#define LOOKUP_STEP 64
+
 __attribute__((target("avx512f")))
 static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv, int64_t cells,
-                            const int32_t *base, const float *brk, int maxc, const float *vals,
-                            float *out, int32_t *idx_out, float dlo, float dhi, stats_t *total,
+                            const int32_t *base, const float *pairs, int maxc, float *out,
+                            int32_t *idx_out, float dlo, float dhi, stats_t *total,
                             int nthreads) {
     int64_t nonfinite = 0, outside = 0;
     float mn = INFINITY, mx = -INFINITY;
 #pragma omp parallel num_threads(nthreads) reduction(+:nonfinite,outside) reduction(min:mn) \
     reduction(max:mx)
     {
+        int64_t nt = 1, id = 0;
+        PARALLEL_IDS(nt, id);
+        const int64_t v0 = blocks * id / nt, v1 = blocks * (id + 1) / nt;
+        const int64_t steps = (v1 - v0 + LOOKUP_STEP - 1) / LOOKUP_STEP;
         const __m512 vlo = _mm512_set1_ps(lo), vinv = _mm512_set1_ps(inv);
         const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps((float)(cells - 1));
         const __m512 vnan = _mm512_set1_ps(NAN);
         const __m512i one = _mm512_set1_epi32(1), minus1 = _mm512_set1_epi32(-1);
         vstats_t st = vstats_start(dlo, dhi);
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < blocks; b++) {
-            const __m512 xv = _mm512_loadu_ps(x + 16 * b);
-            __m512 v = _mm512_mul_ps(_mm512_sub_ps(xv, vlo), vinv);
-            v = _mm512_min_ps(_mm512_max_ps(v, zero), top);
-            const __m512i a = _mm512_i32gather_epi32(_mm512_cvttps_epi32(v), base, 4);
-            __m512i k = a;
-            for (int c = 0; c < maxc; c++) {
-                const __m512 bv = _mm512_i32gather_ps(
-                    _mm512_add_epi32(a, _mm512_set1_epi32(c)), brk, 4);
-                k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(xv, bv, _CMP_GE_OQ), k, one);
+        int32_t ring[3][16 * LOOKUP_STEP];
+        for (int64_t i = 0; i < steps + 2; i++)
+            for (int pass = 1; pass <= 3; pass++) {
+                const int64_t step = i - (pass - 1);
+                if (step < 0 || step >= steps) continue;
+                const int64_t vb = v0 + step * LOOKUP_STEP;
+                const int64_t ve = vb + LOOKUP_STEP < v1 ? vb + LOOKUP_STEP : v1;
+                int32_t *slots = ring[step % 3];
+                for (int64_t v = vb; v < ve; v++) {
+                    int32_t *slot = slots + 16 * (v - vb);
+                    const __m512 xv = _mm512_loadu_ps(x + 16 * v);
+                    if (pass == 1) {
+                        __m512 c = _mm512_mul_ps(_mm512_sub_ps(xv, vlo), vinv);
+                        c = _mm512_min_ps(_mm512_max_ps(c, zero), top);
+                        const __m512i j = _mm512_cvttps_epi32(c);
+                        _mm512_storeu_si512(slot, j);
+                        prefetch_lanes((const char *)base, sizeof(int32_t), j, 0xFFFF);
+                        continue;
+                    }
+                    if (pass == 2) {
+                        const __m512i a = _mm512_i32gather_epi32(_mm512_loadu_si512(slot), base,
+                                                                 4);
+                        _mm512_storeu_si512(slot, a);
+                        prefetch_lanes((const char *)pairs, 2 * sizeof(float), a, 0xFFFF);
+                        continue;
+                    }
+                    const __m512i a = _mm512_loadu_si512(slot);
+                    __m512i k = a;
+                    for (int c = 0; c < maxc; c++) {
+                        const __m512 bv = _mm512_i32gather_ps(
+                            _mm512_add_epi32(a, _mm512_set1_epi32(c)), pairs, 8);
+                        k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(xv, bv, _CMP_GE_OQ), k,
+                                                  one);
+                    }
+                    const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
+                    const __m512 r = _mm512_i32gather_ps(k, pairs + 1, 8);
+                    _mm512_storeu_ps(out + 16 * v, _mm512_mask_blend_ps(nan, r, vnan));
+                    if (idx_out)
+                        _mm512_storeu_si512(idx_out + 16 * v,
+                                            _mm512_mask_blend_epi32(nan, k, minus1));
+                    vstats_add(&st, xv);
+                }
             }
-            const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
-            const __m512 r = _mm512_i32gather_ps(k, vals, 4);
-            _mm512_storeu_ps(out + 16 * b, _mm512_mask_blend_ps(nan, r, vnan));
-            if (idx_out)
-                _mm512_storeu_si512(idx_out + 16 * b, _mm512_mask_blend_epi32(nan, k, minus1));
-            vstats_add(&st, xv);
-        }
         VSTATS_REDUCE(st);
     }
     merge(total, &(stats_t){nonfinite, outside, (double)mn, (double)mx});
@@ -197,12 +246,6 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
         merge(&total, &all);                                                                    \
     } while (0)
 
-#ifdef _OPENMP
-#include <omp.h>
-#define PARALLEL_IDS(nt, id) (nt = omp_get_num_threads(), id = omp_get_thread_num())
-#else
-#define PARALLEL_IDS(nt, id) ((void)0)
-#endif
 
 /* The scalar loop (CALL, on xs, os, is over [from, to)) for the elements [done, n) that the
  * vector loop left, on nthreads threads. */
@@ -221,8 +264,8 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
 #define DEFINE_LOOKUP(SUFFIX, REAL, OUT, SIMD_BLOCK)                                            \
     void stair_lookup_##SUFFIX(const REAL *x, int64_t n, REAL lo, REAL inv, int64_t cells,     \
                                const int32_t *base, const REAL *brk, int maxc,                 \
-                               const OUT *vals, OUT *out, int32_t *idx_out, REAL dlo,          \
-                               REAL dhi, double *stats, int nthreads, int simd) {              \
+                               const OUT *vals, const REAL *pairs, OUT *out, int32_t *idx_out, \
+                               REAL dlo, REAL dhi, double *stats, int nthreads, int simd) {    \
         stats_t total = EMPTY_STATS;                                                            \
         int64_t done = 0;                                                                       \
         SIMD_BLOCK                                                                              \
@@ -235,8 +278,8 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
 #define F32_SIMD                                                                                \
     if (simd && has_avx512() && n >= 16) {                                                      \
         const int64_t blocks = n / 16;                                                          \
-        simd_lookup_f32(x, blocks, lo, inv, cells, base, brk, maxc, vals, out, idx_out, dlo,   \
-                        dhi, &total, nthreads);                                                 \
+        simd_lookup_f32(x, blocks, lo, inv, cells, base, pairs, maxc, out, idx_out, dlo, dhi,  \
+                        &total, nthreads);                                                      \
         done = 16 * blocks;                                                                     \
     }
 #else
@@ -244,8 +287,8 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
 #endif
 
 DEFINE_LOOKUP(f32, float, float, F32_SIMD)
-DEFINE_LOOKUP(f32_f64, float, double, (void)simd;)
-DEFINE_LOOKUP(f64, double, double, (void)simd;)
+DEFINE_LOOKUP(f32_f64, float, double, (void)simd; (void)pairs;)
+DEFINE_LOOKUP(f64, double, double, (void)simd; (void)pairs;)
 
 /* Dyadic quantiser (the identity encoder MBE_Id in closed form, mbe/primitives.py):
  *   q = clamp(floor((x - lo) * inv), 0, span),  out = beta * (q + m)  (float64, exact)
@@ -465,14 +508,6 @@ static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, flo
  * elements, or one row). */
 #define SOFTMAX_BLOCK 1024
 
-__attribute__((target("avx512f")))
-static inline void prefetch_lanes(const char *table, int64_t size, __m512i index,
-                                  __mmask16 lanes) {
-    int32_t at[16];
-    _mm512_storeu_si512(at, index);
-    for (int l = 0; l < 16; l++)
-        if (lanes >> l & 1) _mm_prefetch(table + size * at[l], _MM_HINT_T1);
-}
 
 __attribute__((target("avx512f")))
 static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t cols,
@@ -491,15 +526,25 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
     __m512i vnans = _mm512_setzero_si512(), vevals = _mm512_setzero_si512();
     const int64_t per_row = (cols + 15) / 16;
     const int64_t block = cols >= SOFTMAX_BLOCK ? 1 : SOFTMAX_BLOCK / cols;
-    float *fb = malloc(sizeof(float) * 16 * per_row * block);
-    int32_t *kb = malloc(sizeof(int32_t) * 16 * per_row * block);
-    int32_t *ab = malloc(sizeof(int32_t) * 16 * per_row * block);
-    __mmask16 *keepb = malloc(sizeof(__mmask16) * per_row * block);
-    __mmask16 *nanb = malloc(sizeof(__mmask16) * per_row * block);
+    const int64_t vecs = per_row * block, blocks = (r1 - r0 + block - 1) / block;
+    float *fb0 = malloc(sizeof(float) * 16 * vecs * 3);
+    int32_t *kb0 = malloc(sizeof(int32_t) * 16 * vecs * 3);
+    int32_t *ab0 = malloc(sizeof(int32_t) * 16 * vecs * 3);
+    __mmask16 *keepb0 = malloc(sizeof(__mmask16) * vecs * 3);
+    __mmask16 *nanb0 = malloc(sizeof(__mmask16) * vecs * 3);
     float *sums = malloc(sizeof(float) * block);
-    for (int64_t rb = r0; rb < r1; rb += block) {
-        const int64_t re = rb + block < r1 ? rb + block : r1;
-        const int64_t nv = (re - rb) * per_row;
+    /* software pipeline over blocks: step i runs pass 1 of block i, pass 2 of block i - 1 and
+     * passes 3-4 of block i - 2, so every prefetch has a whole step to arrive */
+    for (int64_t i = 0; i < blocks + 2; i++)
+    for (int pass = 1; pass <= 3; pass++) {
+        const int64_t b = i - (pass - 1);
+        if (b < 0 || b >= blocks) continue;
+        const int64_t rb = r0 + b * block, re = rb + block < r1 ? rb + block : r1;
+        const int64_t nv = (re - rb) * per_row, at = (b % 3) * vecs;
+        float *fb = fb0 + 16 * at;
+        int32_t *kb = kb0 + 16 * at, *ab = ab0 + 16 * at;
+        __mmask16 *keepb = keepb0 + at, *nanb = nanb0 + at;
+        if (pass == 1)
         for (int64_t r = rb, v = 0; r < re; r++) { /* pass 1 */
             const float *xr = x + r * cols;
             __m512 vm = ninf;
@@ -535,12 +580,14 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
                 prefetch_lanes((const char *)base, sizeof(int32_t), j, keep);
             }
         }
+        if (pass == 2)
         for (int64_t v = 0; v < nv; v++) { /* pass 2 */
             const __m512i a = _mm512_mask_i32gather_epi32(
                 _mm512_setzero_si512(), keepb[v], _mm512_loadu_si512(ab + 16 * v), base, 4);
             _mm512_storeu_si512(ab + 16 * v, a);
             prefetch_lanes((const char *)pairs, 2 * sizeof(float), a, keepb[v]);
         }
+        if (pass == 3)
         for (int64_t r = rb, v = 0; r < re; r++) { /* pass 3 */
             float *er = e + r * cols;
             int32_t *ir = idx_out ? idx_out + r * cols : 0;
@@ -578,7 +625,7 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
             _mm512_storeu_ps(acc, vsum);
             sums[r - rb] = sum16(acc);
         }
-        if (den) { /* pass 4: the block's rows divided by their sums, while still in L1 */
+        if (pass == 3 && den) { /* pass 4: the rows divided by their sums, still in L1 */
             for (int64_t r = rb; r < re; r++) /* independent lookups: their misses overlap */
                 sums[r - rb] = row_scale(sums[r - rb], den, ds);
             for (int64_t r = rb; r < re; r++) {
@@ -593,7 +640,7 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
             }
         }
     }
-    free(fb); free(kb); free(ab); free(keepb); free(nanb); free(sums);
+    free(fb0); free(kb0); free(ab0); free(keepb0); free(nanb0); free(sums);
     *nans += _mm512_reduce_add_epi32(vnans);
     *evaluated += _mm512_reduce_add_epi32(vevals);
     *mn = _mm512_reduce_min_ps(vmn);

@@ -239,7 +239,8 @@ class Table:
         getattr(lib, f"stair_lookup_{_suffix(x.dtype, out_dtype)}")(
             _ptr(xc), ctypes.c_int64(xc.numel()), real(c.lo), real(c.inv),
             ctypes.c_int64(c.cells), _ptr(c.base), _ptr(c.breaks), ctypes.c_int(c.per_cell),
-            _ptr(c.values), _ptr(out), _ptr(idx), real(dlo), real(dhi), stats,
+            _ptr(c.values), _ptr(c.pairs if (x.dtype, out_dtype) == (F32, F32) else None),
+            _ptr(out), _ptr(idx), real(dlo), real(dhi), stats,
             ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
         summary = Summary(xc.numel(), int(stats[0]), int(stats[1]), stats[2], stats[3])
         return restore(out), restore(idx), summary
