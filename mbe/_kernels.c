@@ -33,8 +33,6 @@ static int has_avx512(void) {
 static int has_avx512(void) { return 0; }
 #endif
 
-int mbe_simd_available(void) { return has_avx512(); }
-
 /* This thread's (count, index) inside an OpenMP parallel region (1, 0 without OpenMP). */
 #ifdef _OPENMP
 #include <omp.h>
@@ -153,6 +151,21 @@ static inline void prefetch_lanes(const char *table, int64_t size, __m512i index
         if (lanes >> l & 1) _mm_prefetch(table + size * at[l], _MM_HINT_T1);
 }
 
+/* k = a + #{c < maxc : x >= brk[a + c]} in the lanes in `lanes` (0 elsewhere in the count),
+ * with the breaks read from interleaved (break, value) pairs: scalar stair_index's count. */
+__attribute__((target("avx512f")))
+static inline __m512i count_breaks(__m512 x, __m512i a, __mmask16 lanes, const float *pairs,
+                                   int maxc) {
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i k = a;
+    for (int c = 0; c < maxc; c++) {
+        const __m512 b = _mm512_mask_i32gather_ps(
+            _mm512_setzero_ps(), lanes, _mm512_add_epi32(a, _mm512_set1_epi32(c)), pairs, 8);
+        k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(x, b, _CMP_GE_OQ) & lanes, k, one);
+    }
+    return k;
+}
+
 /* The AVX-512 float32 lookup of elements [0, 16 * blocks), the same operations per lane as
  * scalar_lookup_f32 (max/min with 0 and cells - 1 map NaN to cell 0, as the scalar test does;
  * NaN lanes are then overwritten). Software-pipelined over steps of LOOKUP_STEP vectors: step
@@ -177,7 +190,7 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
         const __m512 vlo = _mm512_set1_ps(lo), vinv = _mm512_set1_ps(inv);
         const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps((float)(cells - 1));
         const __m512 vnan = _mm512_set1_ps(NAN);
-        const __m512i one = _mm512_set1_epi32(1), minus1 = _mm512_set1_epi32(-1);
+        const __m512i minus1 = _mm512_set1_epi32(-1);
         vstats_t st = vstats_start(dlo, dhi);
         int32_t ring[3][16 * LOOKUP_STEP];
         for (int64_t i = 0; i < steps + 2; i++)
@@ -205,14 +218,8 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
                         prefetch_lanes((const char *)pairs, 2 * sizeof(float), a, 0xFFFF);
                         continue;
                     }
-                    const __m512i a = _mm512_loadu_si512(slot);
-                    __m512i k = a;
-                    for (int c = 0; c < maxc; c++) {
-                        const __m512 bv = _mm512_i32gather_ps(
-                            _mm512_add_epi32(a, _mm512_set1_epi32(c)), pairs, 8);
-                        k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(xv, bv, _CMP_GE_OQ), k,
-                                                  one);
-                    }
+                    const __m512i k = count_breaks(xv, _mm512_loadu_si512(slot), 0xFFFF, pairs,
+                                                   maxc);
                     const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
                     const __m512 r = _mm512_i32gather_ps(k, pairs + 1, 8);
                     _mm512_storeu_ps(out + 16 * v, _mm512_mask_blend_ps(nan, r, vnan));
@@ -508,7 +515,6 @@ static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, flo
  * elements, or one row). */
 #define SOFTMAX_BLOCK 1024
 
-
 __attribute__((target("avx512f")))
 static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t cols,
                               float *rowmax, float log2e, float lo, float inv, int64_t cells,
@@ -598,13 +604,7 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
                 const __mmask16 keep = keepb[v], nan = nanb[v];
                 const __m512 f = _mm512_loadu_ps(fb + 16 * v);
                 const __m512i a = _mm512_loadu_si512(ab + 16 * v);
-                __m512i p = a;
-                for (int cc = 0; cc < maxc; cc++) {
-                    const __m512 bv = _mm512_mask_i32gather_ps(
-                        zero, keep, _mm512_add_epi32(a, _mm512_set1_epi32(cc)), pairs, 8);
-                    p = _mm512_mask_add_epi32(p, _mm512_cmp_ps_mask(f, bv, _CMP_GE_OQ) & keep,
-                                              p, one);
-                }
+                const __m512i p = count_breaks(f, a, keep, pairs, maxc);
                 const __m512 val = _mm512_mask_i32gather_ps(zero, keep, p, pairs + 1, 8);
                 const __m512i ki = _mm512_loadu_si512(kb + 16 * v);
                 const __m512 pw = _mm512_castsi512_ps(

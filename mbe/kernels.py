@@ -88,13 +88,30 @@ def _suffix(dtype: torch.dtype, out: torch.dtype) -> str:
     return {(F32, F32): "f32", (F32, F64): "f32_f64", (F64, F64): "f64"}[(dtype, out)]
 
 
-@functools.lru_cache(maxsize=1024)
-def _bounds(domain: tuple[float, float], dtype: torch.dtype) -> tuple[float, float]:
+def _bounds(domain, dtype: torch.dtype) -> tuple[float, float]:
     """domain's ends in dtype, rounded inwards: x < lo iff x < lo', x > hi iff x > hi'."""
-    ends = torch.tensor(domain, dtype=F64)
-    lo = round_up(ends[:1], dtype)
-    hi = -round_up(-ends[1:], dtype)
-    return float(lo), float(hi)
+    return _rounded_bounds(float(domain[0]), float(domain[1]), dtype)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rounded_bounds(lo: float, hi: float, dtype: torch.dtype) -> tuple[float, float]:
+    ends = torch.tensor([lo, hi], dtype=F64)
+    return float(round_up(ends[:1], dtype)), float(-round_up(-ends[1:], dtype))
+
+
+def _elementwise(x: Tensor, domain, index: bool, out_dtype: torch.dtype, loop):
+    """Run a C loop over x's elements: (values, piece index if `index`, Summary), in x's shape.
+    loop(x, out, idx, lo, hi, stats) gets contiguous data, the domain bounds in x's dtype
+    (`_bounds`) and a 4-double stats buffer."""
+    xc, restore = _in_memory_order(x)
+    out = torch.empty(xc.shape, dtype=out_dtype)
+    idx = torch.empty(xc.shape, dtype=torch.int32) if index else None
+    stats = (ctypes.c_double * 4)()
+    real = _real(x.dtype)
+    dlo, dhi = _bounds(domain, x.dtype)
+    loop(xc, out, idx, real(dlo), real(dhi), stats)
+    summary = Summary(xc.numel(), int(stats[0]), int(stats[1]), stats[2], stats[3])
+    return restore(out), restore(idx), summary
 
 
 # -- the bucketed table -----------------------------------------------------------------------
@@ -163,11 +180,10 @@ def _cells(breaks64: Tensor, values64: Tensor, dtype: torch.dtype, out: torch.dt
     finite = brk[torch.isfinite(brk)]
     cells = int(min(_MAX_CELLS, max(1024, len(brk))))
     while True:
-        grid = _grid(brk, finite, dtype, cells)
-        if grid[-1] <= _MAX_PER_CELL or grid[2] == 1 or 2 * cells > _MAX_CELLS:
+        lo, inv, cells, base, per_cell = _grid(brk, finite, dtype, cells)
+        if per_cell <= _MAX_PER_CELL or cells == 1 or 2 * cells > _MAX_CELLS:
             break
         cells *= 2
-    lo, inv, cells, base, per_cell = grid
     # padding NaN: x >= NaN is false, so comparisons past the last break add nothing
     padded = torch.cat([brk, torch.full((max(per_cell, 1),), float("nan"), dtype=dtype)])
     return _Cells(lo, inv, cells, per_cell, base, padded, vals)
@@ -230,20 +246,17 @@ class Table:
         if lib is None:
             return self._torch(x, domain, index, out_dtype)
         c = self.cells(x.dtype, out_dtype, merged=not index)
-        xc, restore = _in_memory_order(x)
-        out = torch.empty(xc.shape, dtype=out_dtype)
-        idx = torch.empty(xc.shape, dtype=torch.int32) if index else None
-        stats = (ctypes.c_double * 4)()
         real = _real(x.dtype)
-        dlo, dhi = _bounds(tuple(map(float, domain)), x.dtype)
-        getattr(lib, f"stair_lookup_{_suffix(x.dtype, out_dtype)}")(
-            _ptr(xc), ctypes.c_int64(xc.numel()), real(c.lo), real(c.inv),
-            ctypes.c_int64(c.cells), _ptr(c.base), _ptr(c.breaks), ctypes.c_int(c.per_cell),
-            _ptr(c.values), _ptr(c.pairs if (x.dtype, out_dtype) == (F32, F32) else None),
-            _ptr(out), _ptr(idx), real(dlo), real(dhi), stats,
-            ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
-        summary = Summary(xc.numel(), int(stats[0]), int(stats[1]), stats[2], stats[3])
-        return restore(out), restore(idx), summary
+        pairs = c.pairs if (x.dtype, out_dtype) == (F32, F32) else None  # the vector loop's
+
+        def loop(xc, out, idx, lo, hi, stats):
+            getattr(lib, f"stair_lookup_{_suffix(x.dtype, out_dtype)}")(
+                _ptr(xc), ctypes.c_int64(xc.numel()), real(c.lo), real(c.inv),
+                ctypes.c_int64(c.cells), _ptr(c.base), _ptr(c.breaks),
+                ctypes.c_int(c.per_cell), _ptr(c.values), _ptr(pairs), _ptr(out), _ptr(idx),
+                lo, hi, stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
+
+        return _elementwise(x, domain, index, out_dtype, loop)
 
     def _torch(self, x: Tensor, domain, index: bool, out_dtype: torch.dtype):
         """The reference evaluation (also the fallback without a C compiler)."""
@@ -287,7 +300,7 @@ def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False,
     den = None
     if denominator is not None:
         d = denominator[0].cells(F32, F64, merged=True)
-        dlo, dhi = _bounds(tuple(map(float, denominator[1])), F32)
+        dlo, dhi = _bounds(denominator[1], F32)
         den = _Denominator(d.lo, d.inv, d.cells, d.base.data_ptr(), d.breaks.data_ptr(),
                            d.per_cell, d.values.data_ptr(), dlo, dhi)
     lib.softmax_exp_f32(_ptr(x), ctypes.c_int64(rows), ctypes.c_int64(cols), _ptr(top),
@@ -359,16 +372,12 @@ class Quantiser:
         return self._quantise(x, domain, index)
 
     def _quantise(self, x: Tensor, domain, index: bool):
-        xc, restore = _in_memory_order(x)
-        out = torch.empty(xc.shape, dtype=F64)
-        idx = torch.empty(xc.shape, dtype=torch.int32) if index else None
-        stats = (ctypes.c_double * 4)()
-        real, d = _real(x.dtype), ctypes.c_double
-        dlo, dhi = _bounds(tuple(map(float, domain)), x.dtype)
-        getattr(library(), f"quantise_{'f32' if x.dtype == F32 else 'f64'}")(
-            _ptr(xc), ctypes.c_int64(xc.numel()), d(self.lo), d(1.0 / self.beta),
-            d(float(self.span)), d(self.beta), d(float(self.m)), _ptr(out), _ptr(idx),
-            real(dlo), real(dhi), stats, ctypes.c_int(torch.get_num_threads()),
-            ctypes.c_int(SIMD))
-        summary = Summary(xc.numel(), int(stats[0]), int(stats[1]), stats[2], stats[3])
-        return restore(out), restore(idx), summary
+        d = ctypes.c_double
+
+        def loop(xc, out, idx, lo, hi, stats):
+            getattr(library(), f"quantise_{'f32' if x.dtype == F32 else 'f64'}")(
+                _ptr(xc), ctypes.c_int64(xc.numel()), d(self.lo), d(1.0 / self.beta),
+                d(float(self.span)), d(self.beta), d(float(self.m)), _ptr(out), _ptr(idx),
+                lo, hi, stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
+
+        return _elementwise(x, domain, index, F64, loop)
