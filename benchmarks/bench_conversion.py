@@ -2,14 +2,12 @@
 
 Prints, for all-MiniLM-L6-v2 on one batch of 32 real sentences padded to 128 tokens:
   * the ANN forward time (median of `--repeats` runs),
-  * the converted model's forward time in "mbe" mode (the fitted neurons' fast path, T=16;
-    median of `--repeats` runs) and in "spike" mode (the T-step simulation: one pass over the
-    batch in micro-batches of `--spike-chunk` sentences, since its spike tensors hold N x T
-    values per activation), each as a ratio to the ANN, and whether both modes agree exactly.
+  * the converted model's forward time in "mbe" mode (the fitted neurons' fast path, T=16)
+    and in "spike" mode (the T-step simulation of every neuron, `mbe.simulator`), each the
+    median of `--repeats` runs and a ratio to the ANN, and whether both modes agree exactly.
 
 Targets: mbe / ANN <= 2, spike / ANN <= 6 (2 threads).
 Usage: python benchmarks/bench_conversion.py [--threads 2] [--repeats 3] [--timesteps 16]
-                                             [--spike-chunk 4]
 """
 import argparse
 import statistics
@@ -34,8 +32,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timesteps", type=int, default=16)
-    parser.add_argument("--spike-chunk", type=int, default=4,
-                        help="sentences per spike-mode forward")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -63,16 +59,12 @@ def main() -> None:
     print(f"SNN forward, mbe mode:   {t_mbe:.3f} s   ratio {t_mbe / t_ann:.2f}x (target <= 2)",
           flush=True)
 
-    chunks = [{k: v[i:i + args.spike_chunk] for k, v in batch.items()}
-              for i in range(0, len(batch["input_ids"]), args.spike_chunk)]
-    fast = [forward(snn, chunk) for chunk in chunks]
+    fast = forward(snn, batch)
     set_mode(snn, "spike")
-    start = time.perf_counter()
-    spiking = [forward(snn, chunk) for chunk in chunks]
-    t_spike = time.perf_counter() - start
-    same = all(torch.equal(a, b) for a, b in zip(spiking, fast))
+    same = torch.equal(forward(snn, batch), fast)
+    t_spike = timed(lambda: forward(snn, batch), args.repeats)
     print(f"SNN forward, spike mode: {t_spike:.3f} s   ratio {t_spike / t_ann:.2f}x "
-          f"(target <= 6; micro-batches of {args.spike_chunk}); identical to mbe mode: {same}")
+          f"(target <= 6); identical to mbe mode: {same}")
 
 
 if __name__ == "__main__":

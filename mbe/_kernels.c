@@ -14,7 +14,8 @@
  * terms past x's own cell compare with breaks of higher cells (or the NaN padding, maxc
  * entries after b[K-1]) and add 0. No branch, so it vectorises as gathers.
  *
- * Stats (4 doubles, out): non-finite count, count outside the domain, finite min, finite max.
+ * Stats (5 doubles, out): non-finite count, count outside the domain, finite min, finite max,
+ * and events the loop counts (the simulation's spikes; 0 for the lookups).
  * The domain arrives as bounds in the input precision: x < lo_r iff x < lo and x > hi_r iff
  * x > hi (lo_r rounded up, hi_r rounded down by the caller).
  */
@@ -41,7 +42,7 @@ static int has_avx512(void) { return 0; }
 #define PARALLEL_IDS(nt, id) ((void)0)
 #endif
 
-typedef struct { int64_t nonfinite, outside; double mn, mx; } stats_t;
+typedef struct { int64_t nonfinite, outside; double mn, mx; int64_t spikes; } stats_t;
 
 #define DEFINE_INDEX(REAL)                                                                      \
     static inline int64_t stair_index_##REAL(REAL x, REAL lo, REAL inv, int64_t cells,         \
@@ -103,44 +104,50 @@ static void merge(stats_t *into, const stats_t *s) {
     into->outside += s->outside;
     if (s->mn < into->mn) into->mn = s->mn;
     if (s->mx > into->mx) into->mx = s->mx;
+    into->spikes += s->spikes;
 }
 
 static void put(double *stats, const stats_t *s) {
     stats[0] = (double)s->nonfinite; stats[1] = (double)s->outside;
-    stats[2] = s->mn; stats[3] = s->mx;
+    stats[2] = s->mn; stats[3] = s->mx; stats[4] = (double)s->spikes;
 }
 
-#define EMPTY_STATS {0, 0, INFINITY, -INFINITY}
+#define EMPTY_STATS {0, 0, INFINITY, -INFINITY, 0}
 
 #ifdef MBE_X86
-/* Per-thread vector statistics of float32 inputs (the scalar loops' stats_t, 16 lanes). */
-typedef struct { __m512 mn, mx, dlo, dhi; __m512i outside, nonfinite; } vstats_t;
+/* Per-thread vector statistics (the scalar loops' stats_t): of float32 inputs in 16 lanes
+ * (vstats_t) and of inputs as doubles in 8 lanes (vstats64_t, the simulation's). S and I are
+ * the intrinsics' float and integer suffixes. */
+#define DEFINE_VSTATS(NAME, REAL, VEC, MASK, S, I)                                              \
+    typedef struct { VEC mn, mx, dlo, dhi; __m512i outside, nonfinite; } NAME##_t;              \
+    __attribute__((target("avx512f")))                                                          \
+    static inline NAME##_t NAME##_start(REAL dlo, REAL dhi) {                                   \
+        NAME##_t v = {_mm512_set1_##S(INFINITY), _mm512_set1_##S(-INFINITY),                   \
+                      _mm512_set1_##S(dlo), _mm512_set1_##S(dhi), _mm512_setzero_si512(),       \
+                      _mm512_setzero_si512()};                                                  \
+        return v;                                                                               \
+    }                                                                                           \
+    __attribute__((target("avx512f")))                                                          \
+    static inline void NAME##_add(NAME##_t *v, VEC x) {                                         \
+        const __m512i one = _mm512_set1_##I(1);                                                 \
+        const MASK fin = _mm512_cmp_##S##_mask(_mm512_abs_##S(x), _mm512_set1_##S(INFINITY),    \
+                                               _CMP_LT_OQ);                                     \
+        v->mn = _mm512_mask_min_##S(v->mn, fin, v->mn, x);                                      \
+        v->mx = _mm512_mask_max_##S(v->mx, fin, v->mx, x);                                      \
+        const MASK o = _mm512_cmp_##S##_mask(x, v->dlo, _CMP_LT_OQ)                             \
+                       | _mm512_cmp_##S##_mask(x, v->dhi, _CMP_GT_OQ);                          \
+        v->outside = _mm512_mask_add_##I(v->outside, o, v->outside, one);                       \
+        v->nonfinite = _mm512_mask_add_##I(v->nonfinite, (MASK)~fin, v->nonfinite, one);        \
+    }
 
-__attribute__((target("avx512f")))
-static inline vstats_t vstats_start(float dlo, float dhi) {
-    vstats_t v = {_mm512_set1_ps(INFINITY), _mm512_set1_ps(-INFINITY), _mm512_set1_ps(dlo),
-                  _mm512_set1_ps(dhi), _mm512_setzero_si512(), _mm512_setzero_si512()};
-    return v;
-}
-
-__attribute__((target("avx512f")))
-static inline void vstats_add(vstats_t *v, __m512 xv) {
-    const __m512i one = _mm512_set1_epi32(1);
-    const __mmask16 fin = _mm512_cmp_ps_mask(_mm512_abs_ps(xv), _mm512_set1_ps(INFINITY),
-                                             _CMP_LT_OQ);
-    v->mn = _mm512_mask_min_ps(v->mn, fin, v->mn, xv);
-    v->mx = _mm512_mask_max_ps(v->mx, fin, v->mx, xv);
-    const __mmask16 o = _mm512_cmp_ps_mask(xv, v->dlo, _CMP_LT_OQ)
-                        | _mm512_cmp_ps_mask(xv, v->dhi, _CMP_GT_OQ);
-    v->outside = _mm512_mask_add_epi32(v->outside, o, v->outside, one);
-    v->nonfinite = _mm512_mask_add_epi32(v->nonfinite, (__mmask16)~fin, v->nonfinite, one);
-}
+DEFINE_VSTATS(vstats, float, __m512, __mmask16, ps, epi32)
+DEFINE_VSTATS(vstats64, double, __m512d, __mmask8, pd, epi64)
 
 /* One thread's totals, for the OpenMP reductions. */
-#define VSTATS_REDUCE(v)                                                                        \
-    (mn = _mm512_reduce_min_ps((v).mn), mx = _mm512_reduce_max_ps((v).mx),                     \
-     nonfinite = _mm512_reduce_add_epi32((v).nonfinite),                                        \
-     outside = _mm512_reduce_add_epi32((v).outside))
+#define VSTATS_REDUCE(v, S, I)                                                                  \
+    (mn = _mm512_reduce_min_##S((v).mn), mx = _mm512_reduce_max_##S((v).mx),                   \
+     nonfinite = _mm512_reduce_add_##I((v).nonfinite),                                          \
+     outside = _mm512_reduce_add_##I((v).outside))
 
 __attribute__((target("avx512f")))
 static inline void prefetch_lanes(const char *table, int64_t size, __m512i index,
@@ -229,18 +236,18 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
                     vstats_add(&st, xv);
                 }
             }
-        VSTATS_REDUCE(st);
+        VSTATS_REDUCE(st, ps, epi32);
     }
-    merge(total, &(stats_t){nonfinite, outside, (double)mn, (double)mx});
+    merge(total, &(stats_t){nonfinite, outside, (double)mn, (double)mx, 0});
 }
 #endif
 
 /* Runs `scalar` over [0, n) on nthreads threads, merging the per-thread stats. */
 #define PARALLEL_SCALAR(CALL)                                                                   \
     do {                                                                                        \
-        int64_t nonfinite = 0, outside = 0;                                                     \
+        int64_t nonfinite = 0, outside = 0, spikes = 0;                                         \
         double mn = INFINITY, mx = -INFINITY;                                                   \
-        _Pragma("omp parallel num_threads(nthreads) reduction(+:nonfinite,outside) reduction(min:mn) reduction(max:mx)") \
+        _Pragma("omp parallel num_threads(nthreads) reduction(+:nonfinite,outside,spikes) reduction(min:mn) reduction(max:mx)") \
         {                                                                                       \
             stats_t s = EMPTY_STATS;                                                            \
             int64_t nt = 1, id = 0;                                                             \
@@ -248,8 +255,9 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
             const int64_t from = n * id / nt, to = n * (id + 1) / nt;                           \
             CALL;                                                                               \
             nonfinite = s.nonfinite; outside = s.outside; mn = s.mn; mx = s.mx;                 \
+            spikes = s.spikes;                                                                  \
         }                                                                                       \
-        stats_t all = {nonfinite, outside, mn, mx};                                             \
+        stats_t all = {nonfinite, outside, mn, mx, spikes};                                     \
         merge(&total, &all);                                                                    \
     } while (0)
 
@@ -366,9 +374,9 @@ static void simd_quantise_f32(const float *x, int64_t blocks, double lo, double 
             }
             vstats_add(&st, xv);
         }
-        VSTATS_REDUCE(st);
+        VSTATS_REDUCE(st, ps, epi32);
     }
-    merge(total, &(stats_t){nonfinite, outside, (double)mn, (double)mx});
+    merge(total, &(stats_t){nonfinite, outside, (double)mn, (double)mx, 0});
 }
 #endif
 
@@ -693,3 +701,195 @@ void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
     stats[4] = (double)d_nonfinite; stats[5] = (double)d_outside; stats[6] = d_mn;
     stats[7] = d_mx;
 }
+
+/* Time-stepped simulation (Eqs. 5-8), the engine of "spike" mode (mbe/simulator.py). For every
+ * element x (as a double) and basis n, for t = 0 .. T-1, the float64 operations of
+ * mbe/dynamics.py:
+ *   u = (x - shift[n]) * scale[n];  s = (u - vth[t][n] >= 0);  u = u - s r[t][n];  o = o + s d[t][n]
+ * and, per element (each output may be NULL), with q = sum over bases of
+ * word_n = sum_t s_n[t] 2^(T-1-t) (basis n's spike train read as a binary number; summed over
+ * bases, the identity encoder's code):
+ *   y[i]      the decoded output: w[0] o_0 + w[1] o_1 + ... in basis order, then + bias (as
+ *             dynamics.decode sums); NaN where x is NaN
+ *   code[i]   q; NaN where x is NaN
+ *   count[i]  spikes fired over all bases and steps (also summed into the stats)
+ * A NaN x fires nothing. The comparison u >= vth is (u - vth >= 0) of dynamics.py: for finite
+ * vth the two agree on every double u (gradual underflow keeps the sign of a difference; the
+ * caller checks vth finite). T <= 62 (checked by the caller). */
+typedef struct {
+    int64_t steps, bases;
+    const double *vth, *r, *d; /* (T, N), row-major */
+    const double *shift, *scale, *weight;
+    double bias;
+} neuron_t;
+
+static void simulate_element(const neuron_t *nr, double x, double *y, double *code,
+                             int32_t *count, stats_t *s) {
+    const int64_t T = nr->steps, N = nr->bases;
+    double acc = 0.0;
+    int64_t q = 0, c = 0;
+    for (int64_t n = 0; n < N; n++) {
+        double u = (x - nr->shift[n]) * nr->scale[n], o = 0.0;
+        int64_t word = 0;
+        for (int64_t t = 0; t < T; t++) {
+            const double fire = (u >= nr->vth[t * N + n]) ? 1.0 : 0.0;
+            u = u - fire * nr->r[t * N + n];
+            o = o + fire * nr->d[t * N + n];
+            word = 2 * word + (fire != 0.0);
+        }
+        const double p = o * nr->weight[n];
+        acc = n ? acc + p : p;
+        q += word;
+        c += __builtin_popcountll((unsigned long long)word);
+    }
+    const int nan = x != x;
+    if (y) *y = nan ? NAN : acc + nr->bias;
+    if (code) *code = nan ? NAN : (double)q;
+    if (count) *count = (int32_t)c;
+    s->spikes += c;
+}
+
+#define DEFINE_SCALAR_SIMULATE(SUFFIX, REAL)                                                    \
+    static void scalar_simulate_##SUFFIX(const REAL *x, int64_t from, int64_t to,              \
+                                         const neuron_t *nr, double *y, double *code,          \
+                                         int32_t *count, REAL dlo, REAL dhi, stats_t *s) {     \
+        for (int64_t i = from; i < to; i++) {                                                   \
+            count_input(s, x[i], dlo, dhi);                                                     \
+            simulate_element(nr, (double)x[i], y ? y + i : 0, code ? code + i : 0,             \
+                             count ? count + i : 0, s);                                        \
+        }                                                                                       \
+    }
+
+DEFINE_SCALAR_SIMULATE(f32, float)
+DEFINE_SCALAR_SIMULATE(f64, double)
+
+#ifdef MBE_X86
+#define SIM_TARGET __attribute__((target("avx512f,avx512dq,avx512vpopcntdq")))
+#define SIM_CHAINS 8 /* independent 8-lane vectors in flight: each step's sub, compare and
+                        masked update depend on the last, so one chain would wait on latency */
+
+static int has_simd_simulate(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+           && __builtin_cpu_supports("avx512vpopcntdq");
+}
+
+/* Elements [i, i + 8 SIM_CHAINS), already loaded as doubles: the scalar element's operations
+ * per lane. Where s = 0 the masked update keeps u and o, which is what subtracting or adding
+ * the zero s r (s d) does (up to the sign of a zero membrane, which no comparison tells
+ * apart). `decode` (y wanted) is a constant at each call, so the o updates vanish where
+ * they are not needed. */
+SIM_TARGET static inline __attribute__((always_inline)) void simd_simulate_chains(
+        const neuron_t *nr, const __m512d *x, int decode, double *y, double *code,
+        int32_t *count, __m512i *spikes) {
+    const int64_t T = nr->steps, N = nr->bases;
+    const __m512d zero = _mm512_setzero_pd();
+    __m512d acc[SIM_CHAINS];
+    __m512i q[SIM_CHAINS], c[SIM_CHAINS];
+    for (int64_t n = 0; n < N; n++) {
+        __m512d u[SIM_CHAINS], o[SIM_CHAINS];
+        __m512i word[SIM_CHAINS];
+        const __m512d shift = _mm512_set1_pd(nr->shift[n]), scale = _mm512_set1_pd(nr->scale[n]);
+#pragma GCC unroll 8
+        for (int k = 0; k < SIM_CHAINS; k++) {
+            u[k] = _mm512_mul_pd(_mm512_sub_pd(x[k], shift), scale);
+            o[k] = zero;
+            word[k] = _mm512_setzero_si512();
+        }
+        for (int64_t t = 0; t < T; t++) {
+            const __m512d vth = _mm512_set1_pd(nr->vth[t * N + n]);
+            const __m512d r = _mm512_set1_pd(nr->r[t * N + n]);
+            const __m512d d = _mm512_set1_pd(nr->d[t * N + n]);
+            const __m512i bit = _mm512_set1_epi64((int64_t)1 << (T - 1 - t));
+#pragma GCC unroll 8
+            for (int k = 0; k < SIM_CHAINS; k++) {
+                const __mmask8 s = _mm512_cmp_pd_mask(u[k], vth, _CMP_GE_OQ);
+                u[k] = _mm512_mask_sub_pd(u[k], s, u[k], r);
+                if (decode) o[k] = _mm512_mask_add_pd(o[k], s, o[k], d);
+                word[k] = _mm512_mask_or_epi64(word[k], s, word[k], bit);
+            }
+        }
+        const __m512d w = _mm512_set1_pd(nr->weight[n]);
+#pragma GCC unroll 8
+        for (int k = 0; k < SIM_CHAINS; k++) {
+            if (decode) {
+                const __m512d p = _mm512_mul_pd(o[k], w);
+                acc[k] = n ? _mm512_add_pd(acc[k], p) : p;
+            }
+            q[k] = n ? _mm512_add_epi64(q[k], word[k]) : word[k];
+            const __m512i pc = _mm512_popcnt_epi64(word[k]);
+            c[k] = n ? _mm512_add_epi64(c[k], pc) : pc;
+        }
+    }
+    const __m512d dnan = _mm512_set1_pd(NAN), bias = _mm512_set1_pd(nr->bias);
+#pragma GCC unroll 8
+    for (int k = 0; k < SIM_CHAINS; k++) {
+        const __mmask8 nan = _mm512_cmp_pd_mask(x[k], x[k], _CMP_UNORD_Q);
+        const __m512d qd = _mm512_cvtepi64_pd(q[k]);
+        if (decode) _mm512_storeu_pd(y + 8 * k, _mm512_mask_blend_pd(
+                        nan, _mm512_add_pd(acc[k], bias), dnan));
+        if (code) _mm512_storeu_pd(code + 8 * k, _mm512_mask_blend_pd(nan, qd, dnan));
+        if (count) _mm256_storeu_si256((__m256i *)(count + 8 * k), _mm512_cvtepi64_epi32(c[k]));
+        *spikes = _mm512_add_epi64(*spikes, c[k]);
+    }
+}
+
+/* Elements [0, 8 SIM_CHAINS blocks) of x (float32 if !wide) on nthreads threads. */
+SIM_TARGET static void simd_simulate(const void *x, int wide, int64_t blocks, const neuron_t *nr,
+                                     double *y, double *code, int32_t *count, double dlo,
+                                     double dhi, stats_t *total, int nthreads) {
+    int64_t nonfinite = 0, outside = 0, spikes = 0;
+    double mn = INFINITY, mx = -INFINITY;
+#pragma omp parallel num_threads(nthreads) reduction(+:nonfinite,outside,spikes) \
+    reduction(min:mn) reduction(max:mx)
+    {
+        vstats64_t st = vstats64_start(dlo, dhi);
+        __m512i fired = _mm512_setzero_si512();
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            const int64_t i = 8 * SIM_CHAINS * b;
+            __m512d xv[SIM_CHAINS];
+#pragma GCC unroll 8
+            for (int k = 0; k < SIM_CHAINS; k++) {
+                xv[k] = wide ? _mm512_loadu_pd((const double *)x + i + 8 * k)
+                             : _mm512_cvtps_pd(_mm256_loadu_ps((const float *)x + i + 8 * k));
+                vstats64_add(&st, xv[k]);
+            }
+            double *yi = y ? y + i : 0, *ci = code ? code + i : 0;
+            int32_t *ki = count ? count + i : 0;
+            if (y) simd_simulate_chains(nr, xv, 1, yi, ci, ki, &fired);
+            else simd_simulate_chains(nr, xv, 0, yi, ci, ki, &fired);
+        }
+        VSTATS_REDUCE(st, pd, epi64);
+        spikes = _mm512_reduce_add_epi64(fired);
+    }
+    merge(total, &(stats_t){nonfinite, outside, mn, mx, spikes});
+}
+#define SIMULATE_SIMD(WIDE)                                                                     \
+    if (simd && has_simd_simulate() && n >= 8 * SIM_CHAINS) {                                   \
+        const int64_t blocks = n / (8 * SIM_CHAINS);                                            \
+        simd_simulate(x, WIDE, blocks, nr, y, code, count, (double)dlo, (double)dhi, &total,   \
+                      nthreads);                                                                \
+        done = 8 * SIM_CHAINS * blocks;                                                         \
+    }
+#else
+#define SIMULATE_SIMD(WIDE) (void)simd;
+#endif
+
+#define DEFINE_SIMULATE(SUFFIX, REAL, WIDE)                                                     \
+    void simulate_##SUFFIX(const REAL *x, int64_t n, const neuron_t *nr, double *y,            \
+                           double *code, int32_t *count, REAL dlo, REAL dhi, double *stats,    \
+                           int nthreads, int simd) {                                            \
+        stats_t total = EMPTY_STATS;                                                            \
+        int64_t done = 0;                                                                       \
+        SIMULATE_SIMD(WIDE)                                                                     \
+        const REAL *xs = x + done;                                                              \
+        double *ys = y ? y + done : 0, *cs = code ? code + done : 0;                            \
+        int32_t *ks = count ? count + done : 0;                                                 \
+        n -= done;                                                                              \
+        PARALLEL_SCALAR(scalar_simulate_##SUFFIX(xs, from, to, nr, ys, cs, ks, dlo, dhi, &s));  \
+        put(stats, &total);                                                                     \
+    }
+
+DEFINE_SIMULATE(f32, float, 0)
+DEFINE_SIMULATE(f64, double, 1)

@@ -61,8 +61,16 @@ def step(u: Tensor, o: Tensor, d_t: Tensor, r_t: Tensor, vth_t: Tensor,
 
 
 def decode(o: Tensor, readout: Readout) -> Tensor:
-    """Eq. 8 (plus the optional bias): sum over the basis axis."""
-    return (o * readout.weight).sum(-1) + readout.bias
+    """Eq. 8 (plus the optional bias): w_0 o_0 + w_1 o_1 + ... summed in basis order, then + b.
+
+    The order is fixed (not `sum`'s, which depends on the CPU torch runs on), so the decoded
+    value has the same bits on every machine and in the C simulation (`mbe.simulator`).
+    """
+    terms = o * readout.weight
+    y = terms[..., 0]
+    for n in range(1, terms.shape[-1]):
+        y = y + terms[..., n]
+    return y + readout.bias
 
 
 def run_bases(x: Tensor, kernels: Kernels, readout: Readout, *, spike: SpikeFn = heaviside,

@@ -76,7 +76,8 @@ def library() -> ctypes.CDLL | None:
     return ctypes.CDLL(str(path))
 
 
-def _ptr(t: Tensor | None) -> ctypes.c_void_p:
+def pointer(t: Tensor | None) -> ctypes.c_void_p:
+    """A C pointer to t's data (NULL for None)."""
     return ctypes.c_void_p(t.data_ptr() if t is not None else None)
 
 
@@ -99,19 +100,31 @@ def _rounded_bounds(lo: float, hi: float, dtype: torch.dtype) -> tuple[float, fl
     return float(round_up(ends[:1], dtype)), float(-round_up(-ends[1:], dtype))
 
 
-def _elementwise(x: Tensor, domain, index: bool, out_dtype: torch.dtype, loop):
-    """Run a C loop over x's elements: (values, piece index if `index`, Summary), in x's shape.
-    loop(x, out, idx, lo, hi, stats) gets contiguous data, the domain bounds in x's dtype
-    (`_bounds`) and a 4-double stats buffer."""
+def elementwise(x: Tensor, domain, outputs: dict[str, torch.dtype | None], loop):
+    """Run a C loop over x's elements: ({name: result in x's shape, or None}, Summary, the
+    number of events the loop counted: the simulation's spikes).
+
+    outputs names the results and their dtypes (None: not wanted, passed as a NULL pointer).
+    loop(xc, pointers, lo, hi, stats) gets x's elements contiguous (`_in_memory_order`), one
+    pointer per output in order, the domain bounds in x's dtype (`_bounds`) and the 5-double
+    stats buffer of `_kernels.c` (`Summary`'s counts and extremes, then the events).
+    """
     xc, restore = _in_memory_order(x)
-    out = torch.empty(xc.shape, dtype=out_dtype)
-    idx = torch.empty(xc.shape, dtype=torch.int32) if index else None
-    stats = (ctypes.c_double * 4)()
+    outs = {k: None if dt is None else torch.empty(xc.shape, dtype=dt)
+            for k, dt in outputs.items()}
+    stats = (ctypes.c_double * 5)()
     real = _real(x.dtype)
     dlo, dhi = _bounds(domain, x.dtype)
-    loop(xc, out, idx, real(dlo), real(dhi), stats)
+    loop(xc, [pointer(t) for t in outs.values()], real(dlo), real(dhi), stats)
     summary = Summary(xc.numel(), int(stats[0]), int(stats[1]), stats[2], stats[3])
-    return restore(out), restore(idx), summary
+    return {k: restore(t) for k, t in outs.items()}, summary, int(stats[4])
+
+
+def _values_and_index(x: Tensor, domain, index: bool, out_dtype: torch.dtype, loop):
+    """`elementwise` for the lookups: (values, piece index (int32) if `index`, Summary)."""
+    outs, summary, _ = elementwise(x, domain, {"values": out_dtype,
+                                               "index": torch.int32 if index else None}, loop)
+    return outs["values"], outs["index"], summary
 
 
 # -- the bucketed table -----------------------------------------------------------------------
@@ -249,14 +262,14 @@ class Table:
         real = _real(x.dtype)
         pairs = c.pairs if (x.dtype, out_dtype) == (F32, F32) else None  # the vector loop's
 
-        def loop(xc, out, idx, lo, hi, stats):
+        def loop(xc, outs, lo, hi, stats):
             getattr(lib, f"stair_lookup_{_suffix(x.dtype, out_dtype)}")(
-                _ptr(xc), ctypes.c_int64(xc.numel()), real(c.lo), real(c.inv),
-                ctypes.c_int64(c.cells), _ptr(c.base), _ptr(c.breaks),
-                ctypes.c_int(c.per_cell), _ptr(c.values), _ptr(pairs), _ptr(out), _ptr(idx),
-                lo, hi, stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
+                pointer(xc), ctypes.c_int64(xc.numel()), real(c.lo), real(c.inv),
+                ctypes.c_int64(c.cells), pointer(c.base), pointer(c.breaks),
+                ctypes.c_int(c.per_cell), pointer(c.values), pointer(pairs), *outs, lo, hi,
+                stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
 
-        return _elementwise(x, domain, index, out_dtype, loop)
+        return _values_and_index(x, domain, index, out_dtype, loop)
 
     def _torch(self, x: Tensor, domain, index: bool, out_dtype: torch.dtype):
         """The reference evaluation (also the fallback without a C compiler)."""
@@ -303,12 +316,12 @@ def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False,
         dlo, dhi = _bounds(denominator[1], F32)
         den = _Denominator(d.lo, d.inv, d.cells, d.base.data_ptr(), d.breaks.data_ptr(),
                            d.per_cell, d.values.data_ptr(), dlo, dhi)
-    lib.softmax_exp_f32(_ptr(x), ctypes.c_int64(rows), ctypes.c_int64(cols), _ptr(top),
-                        f(log2e), f(c.lo), f(c.inv), ctypes.c_int64(c.cells), _ptr(c.base),
-                        _ptr(c.breaks), ctypes.c_int(c.per_cell), _ptr(c.values),
-                        _ptr(c.pairs), None if den is None else ctypes.byref(den), _ptr(e),
-                        _ptr(idx), stats, ctypes.c_int(torch.get_num_threads()),
-                        ctypes.c_int(SIMD))
+    lib.softmax_exp_f32(pointer(x), ctypes.c_int64(rows), ctypes.c_int64(cols),
+                        pointer(top), f(log2e), f(c.lo), f(c.inv), ctypes.c_int64(c.cells),
+                        pointer(c.base), pointer(c.breaks), ctypes.c_int(c.per_cell),
+                        pointer(c.values), pointer(c.pairs),
+                        None if den is None else ctypes.byref(den), pointer(e), pointer(idx),
+                        stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
     summary = None if den is None else Summary(rows, int(stats[4]), int(stats[5]), stats[6],
                                                stats[7])
     return e, top, idx, (int(stats[0]), int(stats[1]), stats[2], stats[3]), summary
@@ -323,8 +336,8 @@ def row_sums(e: Tensor) -> Tensor:
         return e.sum(-1, keepdim=True)
     e = e.contiguous()
     out = torch.empty(e.shape[0], 1, dtype=F32)
-    lib.row_sums_f32(_ptr(e), ctypes.c_int64(e.shape[0]), ctypes.c_int64(e.shape[1]),
-                     _ptr(out), ctypes.c_int(torch.get_num_threads()))
+    lib.row_sums_f32(pointer(e), ctypes.c_int64(e.shape[0]), ctypes.c_int64(e.shape[1]),
+                     pointer(out), ctypes.c_int(torch.get_num_threads()))
     return out
 
 
@@ -374,10 +387,10 @@ class Quantiser:
     def _quantise(self, x: Tensor, domain, index: bool):
         d = ctypes.c_double
 
-        def loop(xc, out, idx, lo, hi, stats):
+        def loop(xc, outs, lo, hi, stats):
             getattr(library(), f"quantise_{'f32' if x.dtype == F32 else 'f64'}")(
-                _ptr(xc), ctypes.c_int64(xc.numel()), d(self.lo), d(1.0 / self.beta),
-                d(float(self.span)), d(self.beta), d(float(self.m)), _ptr(out), _ptr(idx),
-                lo, hi, stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
+                pointer(xc), ctypes.c_int64(xc.numel()), d(self.lo), d(1.0 / self.beta),
+                d(float(self.span)), d(self.beta), d(float(self.m)), *outs, lo, hi, stats,
+                ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
 
-        return _elementwise(x, domain, index, F64, loop)
+        return _values_and_index(x, domain, index, F64, loop)

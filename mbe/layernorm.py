@@ -122,5 +122,5 @@ class LayerNorm(ProductOp):
         if enc.counts is None or g.counts is None:
             self.products.add(2 * n, None)
             return
-        c = enc.counts.to(F64)
+        c = enc.counts
         self.products.add(2 * n, int((c * c).sum() + (c * g.counts).sum()))

@@ -14,8 +14,13 @@ The offsets m carry the sign: an operand range like [-3, 5] needs no sign bit or
 only the three bias cross-terms. Every term is an integer below 2^53, so float64 evaluates the
 right-hand side exactly: the spike product equals the product of the two identity
 reconstructions exactly, and "mbe" (which multiplies the reconstructions) and "spike" (which
-accumulates D over coincident spikes) agree bit for bit. Batched products (Q K^T, attention V)
+works from the simulated spike codes) agree bit for bit. Batched products (Q K^T, attention V)
 sum these exact integers over the shared axis.
+
+Spike mode takes sum(D * S) as q q', with the codes q that the simulation counts from each
+operand's spikes (`mbe.simulator`): D has rank one, so the sum over all NT x NT coincident
+slot pairs is that product, the same integer. `coincidence_sum` is Eq. 11 slot by slot, on
+spike tensors, which the tests hold equal to it.
 """
 from __future__ import annotations
 
@@ -37,29 +42,28 @@ def intensity_matrix(a: Identity, b: Identity) -> Tensor:
     return torch.outer(a.intensities(), b.intensities())
 
 
+def coincidence_sum(sa: Tensor, sb: Tensor, ia: Identity, ib: Identity) -> Tensor:
+    """sum(D * S) of Eq. 11 slot by slot, from two (..., N, T) spike tensors (as
+    `SpikingNeuron.simulate` returns them): D accumulated over every coincident spike pair."""
+    s = torch.einsum("...i,...j->...ij", sa.flatten(-2).to(F64), sb.flatten(-2).to(F64))
+    return (intensity_matrix(ia, ib) * s).sum((-2, -1))
+
+
 def spike_product(a: Encoded, b: Encoded, ia: Identity, ib: Identity) -> Tensor:
-    """a_hat * b_hat from the spikes: beta_a beta_b (sum(D * S) + bias cross-terms), exact.
-    (An operand forced to its exact function has no spikes: its values are multiplied.)"""
-    if a.spikes is None or b.spikes is None:
+    """a_hat * b_hat from the spike codes: beta_a beta_b (sum(D * S) + bias cross-terms), exact,
+    with sum(D * S) = q q', evaluated as (q + m_a)(q' + m_b): the same integer. (An operand
+    forced to its exact function has no spikes: its values are multiplied.)"""
+    if a.code is None or b.code is None:
         return a.values * b.values
-    d = intensity_matrix(ia, ib)
-    sa, sb = torch.broadcast_tensors(a.spikes, b.spikes)
-    coincident = torch.einsum("...i,ij,...j->...", sa, d, sb)  # sum(D * S), Eq. 11
-    total = coincident + ib.m * a.code + ia.m * b.code + ia.m * ib.m
-    return (ia.beta * ib.beta) * total
+    return (ia.beta * ib.beta) * ((a.code + ia.m) * (b.code + ib.m))
 
 
 def spike_matmul(a: Encoded, b: Encoded, ia: Identity, ib: Identity) -> Tensor:
-    """sum_k a_hat[..., i, k] b_hat[..., k, j] from the spikes, exact."""
-    if a.spikes is None or b.spikes is None:
+    """sum_k a_hat[..., i, k] b_hat[..., k, j] from the spike codes, exact (every product and
+    partial sum is an integer below 2^53)."""
+    if a.code is None or b.code is None:
         return a.values @ b.values
-    d = intensity_matrix(ia, ib)
-    rows = a.spikes @ d                                         # (..., M, K, NT): D's rows hit
-    coincident = torch.einsum("...mkj,...knj->...mn", rows, b.spikes)
-    k = a.code.shape[-1]
-    total = (coincident + ib.m * a.code.sum(-1, keepdim=True)
-             + ia.m * b.code.sum(-2, keepdim=True) + k * ia.m * ib.m)
-    return (ia.beta * ib.beta) * total
+    return (ia.beta * ib.beta) * ((a.code + ia.m) @ (b.code + ib.m))
 
 
 @dataclass
@@ -157,6 +161,9 @@ class Multiply(ProductOp):
             out = spike_matmul(ea, eb, ia, ib)
         else:
             out = ea.values @ eb.values
-        coinc = None if ea.counts is None else int((ea.counts.to(F64) @ eb.counts.to(F64)).sum())
+        coinc = None  # sum over i, j, k of counts_a[i, k] counts_b[k, j], summed over k last
+        if ea.counts is not None:
+            coinc = int((ea.counts.sum(-2, dtype=torch.int64)
+                         * eb.counts.sum(-1, dtype=torch.int64)).sum())
         self.products.add(out.numel() * k, coinc)
         return out.to(dtype)

@@ -6,7 +6,7 @@ A primitive is evaluated in one of three modes:
 
     "exact"  the exact float function (the parity mode: the operator must equal its float op)
     "mbe"    the neuron's exact fast path: its staircase, looked up by `mbe.kernels.Table`
-    "spike"  the T-step simulation of Eqs. 5-7; spikes are counted on the spike tensors
+    "spike"  the T-step simulation of Eqs. 5-7 (`mbe.simulator`), counting every spike
 
 "mbe" and "spike" give the same numbers bit for bit (the staircase equals the float64
 simulation; float32 inputs are compared exactly, never rounded).
@@ -31,6 +31,7 @@ from .fitting import fit
 from .identity import identity_encoder
 from .kernels import F32, F64, Quantiser, Summary, Table, summarize
 from .neuron import SpikingNeuron
+from .simulator import Simulation, simulate
 
 MODES = ("exact", "mbe", "spike")
 
@@ -144,13 +145,9 @@ class Fitted:
     def spike_total(self, idx: Tensor) -> int:
         return int(self.counts[idx.long() + 1].sum())
 
-    def simulate(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(float64 output, spikes (..., N, T)) by the T-step simulation of x in float64."""
-        out, spikes = self.neuron.simulate(x.to(F64))
-        return self._decode(out, spikes), spikes
-
-    def _decode(self, out: Tensor, spikes: Tensor) -> Tensor:
-        return out
+    def simulate(self, x: Tensor) -> Simulation:
+        """The T-step simulation of x (float64 values: the neuron's decoded output)."""
+        return simulate(self.neuron, x, self.domain)
 
 
 def fitted(target: str, domain: tuple[float, float], n_basis: int, timesteps: int,
@@ -185,7 +182,7 @@ class Identity(Fitted):
     With beta = (hi' - lo') / (N (2^T - 1)) a power of two and lo' = beta (m - 1/2), the
     encoder's decoded value is exactly beta * (q + m), where the spike code
     q = sum_n sum_t s_n[t] 2^(T-1-t) is an integer (basis n's spikes are the binary digits of
-    its membrane). `decode` computes it from spike tensors, the lookup table holds it per piece.
+    its membrane). The simulation counts it from the spikes, the lookup table holds it per piece.
     `bounds` is (lo, hi), or a function giving them (e.g. the output range of a neuron that is
     only fitted when first used).
     """
@@ -244,11 +241,14 @@ class Identity(Fitted):
                          self.beta, self.m, self.span)
 
     def code(self, spikes: Tensor) -> Tensor:
-        """q = sum over bases and steps of s_n[t] 2^(T-1-t): an exact integer in float64."""
+        """q = sum over bases and steps of s_n[t] 2^(T-1-t) from a (..., N, T) spike tensor:
+        an exact integer in float64."""
         return (spikes.to(F64) @ self.weights).sum(-1)
 
-    def _decode(self, out: Tensor, spikes: Tensor) -> Tensor:
-        return self.beta * (self.code(spikes) + self.m)
+    def simulate(self, x: Tensor) -> Simulation:
+        """The T-step simulation of x: the spike codes q and the spikes per element (what
+        spike multiplication uses; the values beta (q + m) follow from q, `Encoded`)."""
+        return simulate(self.neuron, x, self.domain, values=False, counts=True, code=True)
 
     def intensities(self) -> Tensor:
         """d over the N*T (basis, step) slots: 2^(T-1-t) for every basis (the rows of D)."""
@@ -299,14 +299,25 @@ def output_range(f: Fitted) -> tuple[float, float]:
 
 
 # -- a primitive inside one operator ------------------------------------------------------------
-@dataclass
 class Encoded:
-    """An identity-encoded tensor: exact float64 values, and its spikes where measured."""
+    """An identity-encoded tensor: exact float64 values, and its spikes where measured.
 
-    values: Tensor
-    counts: Tensor | None = None   # spikes per element (when recording, or in "spike" mode)
-    spikes: Tensor | None = None   # (..., N*T) spike slots ("spike" mode)
-    code: Tensor | None = None     # the integer spike code q per element ("spike" mode)
+    counts: spikes per element (when recording, or in "spike" mode). code: the integer spike
+    code q per element ("spike" mode); there the values beta (q + m) are decoded from it when
+    first read (`ident` gives beta and m), since the spike products need only the codes.
+    """
+
+    def __init__(self, values: Tensor | None, counts: Tensor | None = None,
+                 code: Tensor | None = None, ident: "Identity | None" = None):
+        if values is None and (code is None or ident is None):
+            raise ValueError("an Encoded needs its values, or its code and encoder")
+        self._values, self.counts, self.code, self._ident = values, counts, code, ident
+
+    @property
+    def values(self) -> Tensor:
+        if self._values is None:
+            self._values = self._ident.beta * (self.code + self._ident.m)
+        return self._values
 
 
 @dataclass
@@ -344,7 +355,7 @@ class Primitive:
             y, idx, summary = self.fitted.table(x, self.fitted.domain, index=record, wide=wide)
             self.stats.add(x.numel(), summary, self.fitted.spike_total(idx) if record else None)
             return y
-        y, _ = self.simulate(x)
+        y = self.simulate(x).values
         return y if wide else y.to(x.dtype)
 
     def encode(self, x: Tensor, mode: str, record: bool = False) -> Encoded:
@@ -357,17 +368,15 @@ class Primitive:
             counts = ident.counts[idx.long() + 1] if record else None
             self.stats.add(x.numel(), summary, int(counts.sum()) if record else None)
             return Encoded(y, counts)
-        y, spikes = self.simulate(x)
-        slots = spikes.flatten(-2)
-        return Encoded(y, slots.sum(-1), slots, ident.code(spikes))
+        sim = self.simulate(x)
+        return Encoded(None, sim.counts, sim.code, ident)
 
-    def simulate(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """("spike" mode) float64 output (NaN where x is NaN) and the spike tensor."""
-        y, spikes = self.fitted.simulate(x)
-        y = torch.where(torch.isnan(x), torch.full((), math.nan, dtype=F64), y)
-        spikes = spikes * ~torch.isnan(x)[..., None, None]
-        self.stats.add(x.numel(), summarize(x, self.fitted.domain), int(spikes.sum()))
-        return y, spikes
+    def simulate(self, x: Tensor) -> Simulation:
+        """("spike" mode) the T-step simulation of x (float64 values, NaN where x is NaN),
+        its range and spikes counted."""
+        sim = self.fitted.simulate(x)
+        self.stats.add(x.numel(), sim.summary, sim.spikes)
+        return sim
 
 
 @dataclass
@@ -404,8 +413,7 @@ class Chain:
             level = self.first(x.to(F64), mode, record)
             return self.second.encode(level, mode, record)
         if mode == "spike":
-            level, _ = self.first.simulate(x)
-            return self.second.encode(level, mode)
+            return self.second.encode(self.first.simulate(x).values, mode)
         y, idx, summary = self.table(x, self.first.fitted.domain, index=record, wide=True)
         return Encoded(y, self.account(x.numel(), summary, idx))
 

@@ -103,13 +103,16 @@ class Softmax(ProductOp):
         cd = rows.dtype
         mant, ex = torch.frexp(kernels.row_sums(e))
         den = self.denominator.encode(mant, mode, self.record)
-        r = torch.ldexp(den.values.to(cd), -ex)
-        out = e.mul_(r)  # e is this call's own tensor
-        if mode == "spike" and num.enc.spikes is not None and den.spikes is not None:
-            out = self._spike_output(out, num, den, ex)
-        coinc = None
-        if num.counts is not None and den.counts is not None:
-            coinc = int((num.counts * den.counts.expand(-1, rows.shape[-1])[num.keep]).sum())
+        spiking = mode == "spike" and num.enc.code is not None and den.code is not None
+        counted = num.counts is not None and den.counts is not None
+        # the row of each evaluated element (in num.keep's row-major order)
+        row = torch.repeat_interleave(num.keep.sum(-1)) if spiking or counted else None
+        out = e  # e is this call's own tensor
+        if spiking:  # e is 0 or NaN (a NaN row) where not evaluated, and stays so
+            self._spike_output(out, num, den, ex, row)
+        else:
+            out.mul_(torch.ldexp(den.values.to(cd), -ex))
+        coinc = int((num.counts * den.counts[row, 0]).sum()) if counted else None
         self.products.add(num.evaluated, coinc)
         return out
 
@@ -122,13 +125,16 @@ class Softmax(ProductOp):
                 e, top, idx, stats, _ = fused
                 return e, top, self._account_fused(idx, stats)
         top = rows.amax(-1, keepdim=True)
-        z = (rows - top) * torch.tensor(LOG2E, dtype=rows.dtype)
+        z = (rows - top).mul_(torch.tensor(LOG2E, dtype=rows.dtype))
         keep = z >= MIN_EXPONENT[rows.dtype]
-        k = torch.floor(z)
-        enc = self.numerator.encode((z - k)[keep], mode, self.record)
-        e = torch.zeros_like(z).masked_fill(torch.isnan(z), math.nan)
-        e[keep] = torch.ldexp(enc.values.to(rows.dtype), k[keep])
-        return e, top, _Numerator(int(keep.sum()), keep, k, enc)
+        zk = z[keep]
+        k = torch.floor(zk)
+        enc = self.numerator.encode(zk - k, mode, self.record)
+        e = torch.zeros_like(z)
+        if bool(torch.isnan(top).any()):  # a NaN anywhere in a row makes the whole row NaN
+            e.masked_fill_(torch.isnan(z), math.nan)
+        e[keep] = torch.ldexp(enc.values.to(rows.dtype), k)
+        return e, top, _Numerator(len(zk), keep, k, enc)
 
     def _account_fused(self, idx, stats) -> "_Numerator":
         _, evaluated, lo, hi = stats
@@ -141,22 +147,20 @@ class Softmax(ProductOp):
         return _Numerator(evaluated, keep, None, Encoded(torch.empty(0), counts))
 
     # -- the spike product of the two mantissas, then the shift 2^(k - E) ---------------------
-    def _spike_output(self, out: Tensor, num: "_Numerator", den: Encoded, ex: Tensor) -> Tensor:
-        row = torch.arange(out.shape[0])[:, None].expand_as(out)[num.keep]
-        den_rows = Encoded(den.values[row, 0], den.counts[row, 0], den.spikes[row, 0],
-                           den.code[row, 0])
+    def _spike_output(self, out: Tensor, num: "_Numerator", den: Encoded, ex: Tensor,
+                      row: Tensor) -> None:
+        """Overwrites the evaluated elements of out (rows `row`) with the spike product."""
+        den_rows = Encoded(den.values[row, 0], None, den.code[row, 0])
         ia = self.numerator.second.fitted
         ib = self.denominator.second.fitted
         mant = spike_product(num.enc, den_rows, ia, ib)
-        shift = num.k[num.keep] - ex.expand_as(out)[num.keep].to(F64)
-        out = out.clone()
+        shift = num.k.to(F64) - ex[row, 0].to(F64)
         out[num.keep] = torch.ldexp(mant, shift).to(out.dtype)
-        return out
 
 
 class _Numerator:
-    """How many elements ran the 2^x neuron and which (keep, when known), their k, and the
-    encoded 2^f (values; spikes and counts where measured)."""
+    """How many elements ran the 2^x neuron and which (keep, when known), their k (where
+    computed here), and the encoded 2^f (values; spikes and counts where measured)."""
 
     def __init__(self, evaluated: int, keep: Tensor | None, k: Tensor | None, enc: Encoded):
         self.evaluated, self.keep, self.k, self.enc = evaluated, keep, k, enc

@@ -13,7 +13,7 @@ from torch import Tensor
 from mbe import kernels
 from mbe.ops import Activation, LayerNorm, Multiply, Softmax
 from mbe.primitives import dyadic_range, fitted, identity
-from mbe.multiply import intensity_matrix
+from mbe.multiply import coincidence_sum, intensity_matrix
 
 T, N = 8, 2
 
@@ -164,7 +164,8 @@ def test_dyadic_range_covers_and_is_exact():
 
 def test_spike_product_equals_product_of_reconstructions():
     """Eq. 11 computed literally, sum(D * S) from the two spike tensors plus the bias
-    cross-terms, equals the product of the two identity reconstructions."""
+    cross-terms, equals the product of the two identity reconstructions; and sum(D * S) is
+    q q', the form spike mode evaluates."""
     ia, ib = identity(-3.0, 5.0, 4, T), identity(-2.0, 2.0, 4, T)
     g = _gen(3)
     a = torch.rand(500, generator=g, dtype=torch.float64) * 8 - 3
@@ -172,9 +173,11 @@ def test_spike_product_equals_product_of_reconstructions():
     ra, sa = ia.neuron.simulate(a)
     rb, sb = ib.neuron.simulate(b)
     d = intensity_matrix(ia, ib)
-    s = torch.einsum("ei,ej->eij", sa.flatten(-2), sb.flatten(-2))  # S = s^T s'
+    assert d.shape == (4 * T, 4 * T)
+    coincident = coincidence_sum(sa, sb, ia, ib)
     qa, qb = ia.code(sa), ib.code(sb)
-    total = (d * s).sum((-2, -1)) + ib.m * qa + ia.m * qb + ia.m * ib.m
+    assert torch.equal(coincident, qa * qb)
+    total = coincident + ib.m * qa + ia.m * qb + ia.m * ib.m
     product = ia.beta * ib.beta * total
     assert torch.allclose(product, ra * rb, rtol=1e-12, atol=1e-12)
     # and the operator returns exactly that, in both modes

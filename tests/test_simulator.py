@@ -1,0 +1,89 @@
+"""Spike mode's C simulation (`mbe.simulator`) against the torch reference (`mbe.dynamics`)."""
+import math
+
+import pytest
+import torch
+
+import mbe
+from mbe import kernels, simulator
+from mbe.dynamics import Readout, simulate
+from mbe.identity import identity_encoder
+from mbe.kernels import summarize
+from mbe.neuron import F64
+
+
+def _random_neuron(seed, n=8, t=16):
+    g = torch.Generator().manual_seed(seed)
+    rnd = lambda *s: torch.rand(*s, generator=g, dtype=F64)  # noqa: E731
+    ro = Readout(torch.randn(n, generator=g, dtype=F64), torch.randn(n, generator=g, dtype=F64),
+                 torch.randn(n, generator=g, dtype=F64), torch.tensor(0.3, dtype=F64))
+    return mbe.MBENeuron(rnd(3, n) * 2 + 0.3, rnd(n) + 0.5, rnd(3, n) + 0.1, ro, timesteps=t,
+                         domain=(-4.0, 4.0))
+
+
+NEURONS = {
+    "mbe N=8 T=16": lambda: _random_neuron(0),
+    "mbe N=3 T=11": lambda: _random_neuron(1, n=3, t=11),
+    "identity N=8 T=16": lambda: identity_encoder(-3.0, 5.0, 8, 16),
+    "fs": lambda: mbe.FSNeuron(torch.tensor([0.5, 0.25, 0.125]), torch.tensor([0.5, 0.3, 0.1]),
+                               torch.tensor([0.5, 0.2, 0.1]), domain=(0.0, 1.0)),
+}
+
+
+def _inputs(neuron, dtype, n_random=5_003):
+    """Every break (rounded to dtype) and the float just below, specials, random values; an
+    odd length, so the vector loop leaves a tail to the scalar one."""
+    g = torch.Generator().manual_seed(7)
+    b = kernels.round_up(neuron.staircase.breaks, dtype)
+    b = b[torch.isfinite(b)]
+    specials = torch.tensor([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e300, -1e300])
+    x = torch.cat([b, torch.nextafter(b, torch.tensor(-math.inf, dtype=dtype)),
+                   specials.to(dtype), (torch.randn(n_random, generator=g) * 5).to(dtype)])
+    return x[torch.randperm(len(x), generator=g)]
+
+
+def _same_bits(a, b):
+    return torch.equal(a.contiguous().view(torch.int64), b.contiguous().view(torch.int64))
+
+
+@pytest.mark.parametrize("simd", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", NEURONS)
+def test_simulation_equals_the_reference_bit_for_bit(name, dtype, simd, monkeypatch):
+    monkeypatch.setattr(kernels, "SIMD", simd)
+    neuron = NEURONS[name]()
+    x = _inputs(neuron, dtype)
+    sim = simulator.simulate(neuron, x, neuron.domain, counts=True, code=True)
+    y, spikes = simulate(x.to(F64), neuron.kernels(), neuron.readout(), record=True)
+    nan = torch.isnan(x)
+    assert _same_bits(sim.values, y.masked_fill(nan, math.nan))
+    assert torch.equal(sim.counts, spikes.sum((-2, -1)).to(torch.int32))
+    assert sim.spikes == int(spikes.sum())
+    weights = 2.0 ** torch.arange(neuron.timesteps - 1, -1, -1, dtype=F64)
+    assert torch.equal(sim.code.nan_to_num(-1.0), (spikes @ weights).sum(-1).masked_fill(nan, -1))
+    assert sim.summary == summarize(x, neuron.domain)
+    # and the exact fast path, from the same decoding order, gives the same values
+    assert torch.equal(sim.values[~nan], neuron.staircase.lookup(x[~nan]))
+
+
+def test_simulation_keeps_shape_and_reads_a_transposed_view():
+    neuron = _random_neuron(2)
+    x = torch.randn(64, 48).mT  # K^T in Q K^T: not contiguous
+    sim = simulator.simulate(neuron, x, neuron.domain, counts=True)
+    assert sim.values.shape == sim.counts.shape == (48, 64) and sim.code is None
+    assert torch.equal(sim.values, simulator.simulate(neuron, x.contiguous(),
+                                                      neuron.domain).values)
+
+
+def test_long_trains_fall_back_to_the_reference():
+    neuron = _random_neuron(3, n=2, t=simulator.MAX_STEPS + 2)
+    x = torch.randn(300, dtype=F64)
+    sim = simulator.simulate(neuron, x, neuron.domain, counts=True)
+    y, spikes = simulate(x, neuron.kernels(), neuron.readout(), record=True)
+    assert torch.equal(sim.values, y) and sim.spikes == int(spikes.sum())
+
+
+def test_simulation_refuses_integer_inputs():
+    neuron = _random_neuron(4)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        simulator.simulate(neuron, torch.arange(5), neuron.domain)
