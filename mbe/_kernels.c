@@ -476,17 +476,22 @@ static float row_scale(float sum, const denom_t *d, stats_t *ds) {
     return ldexpf(v, -ex);
 }
 
+/* The row maximum, NaN if the row holds a NaN (as torch.amax). */
+static inline float row_max(const float *xr, int64_t cols) {
+    float m = -INFINITY;
+    for (int64_t c = 0; c < cols; c++) {
+        if (xr[c] != xr[c]) return NAN;
+        if (xr[c] > m) m = xr[c];
+    }
+    return m;
+}
+
 static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, float log2e,
                                float lo, float inv, int64_t cells, const int32_t *base,
                                const float *brk, int maxc, const float *vals, float *er,
                                int32_t *ir, int64_t *nans, int64_t *evaluated, double *mn,
                                double *mx) {
-    float m = -INFINITY;
-    for (int64_t c = 0; c < cols; c++) {
-        if (xr[c] != xr[c]) { m = NAN; break; }
-        if (xr[c] > m) m = xr[c];
-    }
-    *rowmax = m;
+    const float m = *rowmax = row_max(xr, cols);
     for (int64_t c = 0; c < cols; c++) {
         const float z = (xr[c] - m) * log2e;
         if (z != z) {
@@ -700,6 +705,56 @@ void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
     stats[0] = (double)nans; stats[1] = (double)evaluated; stats[2] = mn; stats[3] = mx;
     stats[4] = (double)d_nonfinite; stats[5] = (double)d_outside; stats[6] = d_mn;
     stats[7] = d_mx;
+}
+
+/* The softmax split element by element (Eq. 13), for the paths that evaluate the 2^x neuron
+ * outside softmax_exp_f32 (the spike simulation): each row's maximum m as above, then
+ * z = (x - m) * log2e, and the element is evaluated where z >= -126 (e = 0 below, NaN where z
+ * is NaN). softmax_split_f32 writes, per row, how many elements are evaluated, and for those,
+ * in row-major order, k = floor(z) and f = z - k; softmax_place_f32 puts one value per
+ * evaluated element back in its place (0 or NaN elsewhere). */
+void softmax_split_f32(const float *x, int64_t rows, int64_t cols, float log2e, float *rowmax,
+                       int64_t *evaluated, float *k_out, float *f_out, int nthreads) {
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        const float m = rowmax[r] = row_max(xr, cols);
+        int64_t n = 0;
+        for (int64_t c = 0; c < cols; c++) n += (xr[c] - m) * log2e >= -126.0f;
+        evaluated[r] = n;
+    }
+    int64_t *start = malloc(sizeof(int64_t) * (rows + 1));
+    start[0] = 0;
+    for (int64_t r = 0; r < rows; r++) start[r + 1] = start[r] + evaluated[r];
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        int64_t j = start[r];
+        for (int64_t c = 0; c < cols; c++) {
+            const float z = (xr[c] - rowmax[r]) * log2e;
+            if (z >= -126.0f) {
+                k_out[j] = floorf(z);
+                f_out[j] = z - k_out[j];
+                j++;
+            }
+        }
+    }
+    free(start);
+}
+
+void softmax_place_f32(const float *x, int64_t rows, int64_t cols, float log2e,
+                       const float *rowmax, const int64_t *start, const float *vals,
+                       float *out, int nthreads) {
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *outr = out + r * cols;
+        int64_t j = start[r];
+        for (int64_t c = 0; c < cols; c++) {
+            const float z = (xr[c] - rowmax[r]) * log2e;
+            outr[c] = z >= -126.0f ? vals[j++] : z != z ? NAN : 0.0f;
+        }
+    }
 }
 
 /* Time-stepped simulation (Eqs. 5-8), the engine of "spike" mode (mbe/simulator.py). For every

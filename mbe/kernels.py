@@ -327,6 +327,52 @@ def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False,
     return e, top, idx, (int(stats[0]), int(stats[1]), stats[2], stats[3]), summary
 
 
+def softmax_split(x: Tensor, log2e: float, min_exponent: int):
+    """The softmax split of a contiguous (rows, cols) x element by element (`_kernels.c`):
+    (row maxima (rows, 1), elements evaluated per row (rows,), k and f of the evaluated
+    elements in row-major order). z = (x - max) log2e is evaluated where z >= min_exponent;
+    k = floor(z), f = z - k. float32 in C; float64 (or without a C compiler) by torch, with
+    the same operations."""
+    lib = library()
+    if lib is None or x.dtype != F32:
+        top = x.amax(-1, keepdim=True)
+        z = (x - top).mul_(torch.tensor(log2e, dtype=x.dtype))
+        keep = z >= min_exponent
+        zk = z[keep]
+        k = torch.floor(zk)
+        return top, keep.sum(-1), k, zk - k
+    rows, cols = x.shape
+    top = torch.empty(rows, 1, dtype=F32)
+    evaluated = torch.empty(rows, dtype=torch.int64)
+    k, f = torch.empty(x.numel(), dtype=F32), torch.empty(x.numel(), dtype=F32)
+    lib.softmax_split_f32(pointer(x), ctypes.c_int64(rows), ctypes.c_int64(cols),
+                          ctypes.c_float(log2e), pointer(top), pointer(evaluated), pointer(k),
+                          pointer(f), ctypes.c_int(torch.get_num_threads()))
+    n = int(evaluated.sum())
+    return top, evaluated, k[:n], f[:n]
+
+
+def softmax_place(x: Tensor, top: Tensor, log2e: float, min_exponent: int,
+                  evaluated: Tensor, values: Tensor) -> Tensor:
+    """The (rows, cols) tensor holding `values` (one per evaluated element, row-major, as
+    `softmax_split` gives them) in their places, 0 where z < min_exponent, NaN where z is
+    NaN."""
+    lib = library()
+    if lib is None or x.dtype != F32:
+        z = (x - top).mul_(torch.tensor(log2e, dtype=x.dtype))
+        out = torch.zeros_like(z).masked_fill_(torch.isnan(z), math.nan)
+        out[z >= min_exponent] = values
+        return out
+    rows, cols = x.shape
+    start = torch.cumsum(evaluated, 0) - evaluated
+    out = torch.empty_like(x)
+    lib.softmax_place_f32(pointer(x), ctypes.c_int64(rows), ctypes.c_int64(cols),
+                          ctypes.c_float(log2e), pointer(top), pointer(start),
+                          pointer(values.contiguous()), pointer(out),
+                          ctypes.c_int(torch.get_num_threads()))
+    return out
+
+
 def row_sums(e: Tensor) -> Tensor:
     """Sums over the last axis of a (rows, cols) tensor, (rows, 1): for float32 in the fused
     softmax's fixed order (`_kernels.c`, sum16), so every softmax path divides by the same

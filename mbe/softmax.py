@@ -79,7 +79,7 @@ class Softmax(ProductOp):
             raise ValueError("softmax over a row whose every entry is masked out (-inf) is "
                              "undefined: keep at least one position per row in the mask")
         if fused is None:
-            out = self._normalise(rows, e, num, mode)
+            out = self._normalise(rows, top, e, num, mode)
         return out.reshape(xm.shape).movedim(-1, self.dim).to(x.dtype)
 
     def _fused(self, rows: Tensor, mode: str) -> tuple[Tensor, Tensor] | None:
@@ -98,20 +98,20 @@ class Softmax(ProductOp):
         self.products.add(num.evaluated, None)
         return out, top
 
-    def _normalise(self, rows: Tensor, e: Tensor, num: "_Numerator", mode: str) -> Tensor:
+    def _normalise(self, rows: Tensor, top: Tensor, e: Tensor, num: "_Numerator",
+                   mode: str) -> Tensor:
         """e / sum(e) per row: the denominator split, its neurons and the final product."""
         cd = rows.dtype
         mant, ex = torch.frexp(kernels.row_sums(e))
         den = self.denominator.encode(mant, mode, self.record)
         spiking = mode == "spike" and num.enc.code is not None and den.code is not None
         counted = num.counts is not None and den.counts is not None
-        # the row of each evaluated element (in num.keep's row-major order)
-        row = torch.repeat_interleave(num.keep.sum(-1)) if spiking or counted else None
-        out = e  # e is this call's own tensor
-        if spiking:  # e is 0 or NaN (a NaN row) where not evaluated, and stays so
-            self._spike_output(out, num, den, ex, row)
+        # the row of each evaluated element (in row-major order)
+        row = torch.repeat_interleave(num.per_row) if spiking or counted else None
+        if spiking:
+            out = self._spike_output(rows, top, num, den, ex, row)
         else:
-            out.mul_(torch.ldexp(den.values.to(cd), -ex))
+            out = e.mul_(torch.ldexp(den.values.to(cd), -ex))  # e is this call's own tensor
         coinc = int((num.counts * den.counts[row, 0]).sum()) if counted else None
         self.products.add(num.evaluated, coinc)
         return out
@@ -124,17 +124,12 @@ class Softmax(ProductOp):
             if fused is not None:
                 e, top, idx, stats, _ = fused
                 return e, top, self._account_fused(idx, stats)
-        top = rows.amax(-1, keepdim=True)
-        z = (rows - top).mul_(torch.tensor(LOG2E, dtype=rows.dtype))
-        keep = z >= MIN_EXPONENT[rows.dtype]
-        zk = z[keep]
-        k = torch.floor(zk)
-        enc = self.numerator.encode(zk - k, mode, self.record)
-        e = torch.zeros_like(z)
-        if bool(torch.isnan(top).any()):  # a NaN anywhere in a row makes the whole row NaN
-            e.masked_fill_(torch.isnan(z), math.nan)
-        e[keep] = torch.ldexp(enc.values.to(rows.dtype), k)
-        return e, top, _Numerator(len(zk), keep, k, enc)
+        low = MIN_EXPONENT[rows.dtype]
+        top, per_row, k, f = kernels.softmax_split(rows, LOG2E, low)
+        enc = self.numerator.encode(f, mode, self.record)
+        e = kernels.softmax_place(rows, top, LOG2E, low, per_row,
+                                  torch.ldexp(enc.values.to(rows.dtype), k))
+        return e, top, _Numerator(per_row, k, enc)
 
     def _account_fused(self, idx, stats) -> "_Numerator":
         _, evaluated, lo, hi = stats
@@ -142,28 +137,36 @@ class Softmax(ProductOp):
         if evaluated and not (domain[0] <= lo and hi <= domain[1]):
             raise RuntimeError(f"2^x inputs left [0, 1] ({lo}, {hi}): the fused kernel is broken")
         summary = Summary(evaluated, 0, 0, lo, hi) if evaluated else None
-        keep = None if idx is None else idx >= 0
-        counts = self.numerator.account(evaluated, summary, None if idx is None else idx[keep])
-        return _Numerator(evaluated, keep, None, Encoded(torch.empty(0), counts))
+        if idx is None:
+            counts = self.numerator.account(evaluated, summary, None)
+            return _Numerator(None, None, Encoded(torch.empty(0), counts), evaluated)
+        keep = idx >= 0
+        counts = self.numerator.account(evaluated, summary, idx[keep])
+        return _Numerator(keep.sum(-1), None, Encoded(torch.empty(0), counts), evaluated)
 
     # -- the spike product of the two mantissas, then the shift 2^(k - E) ---------------------
-    def _spike_output(self, out: Tensor, num: "_Numerator", den: Encoded, ex: Tensor,
-                      row: Tensor) -> None:
-        """Overwrites the evaluated elements of out (rows `row`) with the spike product."""
-        den_rows = Encoded(den.values[row, 0], None, den.code[row, 0])
+    def _spike_output(self, rows: Tensor, top: Tensor, num: "_Numerator", den: Encoded,
+                      ex: Tensor, row: Tensor) -> Tensor:
+        """The softmax from the spike product of the mantissas (evaluated elements in rows
+        `row`), 0 or NaN where the numerator was 0 or NaN."""
         ia = self.numerator.second.fitted
         ib = self.denominator.second.fitted
-        mant = spike_product(num.enc, den_rows, ia, ib)
-        shift = num.k.to(F64) - ex[row, 0].to(F64)
-        out[num.keep] = torch.ldexp(mant, shift).to(out.dtype)
+        mant = spike_product(num.enc, Encoded(None, None, den.code[row, 0], ib), ia, ib)
+        shift = num.k - ex[row, 0]  # exact small integers
+        out = torch.ldexp(mant, shift.to(F64)).to(rows.dtype)
+        return kernels.softmax_place(rows, top, LOG2E, MIN_EXPONENT[rows.dtype], num.per_row,
+                                     out)
 
 
 class _Numerator:
-    """How many elements ran the 2^x neuron and which (keep, when known), their k (where
-    computed here), and the encoded 2^f (values; spikes and counts where measured)."""
+    """Which elements ran the 2^x neuron: how many per row (when known; in row-major order
+    they are the elements `kernels.softmax_split` evaluates), their k (where computed here),
+    and the encoded 2^f (values; spikes and counts where measured)."""
 
-    def __init__(self, evaluated: int, keep: Tensor | None, k: Tensor | None, enc: Encoded):
-        self.evaluated, self.keep, self.k, self.enc = evaluated, keep, k, enc
+    def __init__(self, per_row: Tensor | None, k: Tensor | None, enc: Encoded,
+                 evaluated: int | None = None):
+        self.per_row, self.k, self.enc = per_row, k, enc
+        self.evaluated = int(per_row.sum()) if evaluated is None else evaluated
 
     @property
     def counts(self) -> Tensor | None:
