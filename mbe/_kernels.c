@@ -522,7 +522,7 @@ static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, flo
  * (order-free, NaN checked apart), z, k, f and f's cell, prefetching base[cell]; (2) the
  * cell's first break a = base[cell], prefetching pairs[a]; (3) the count of breaks <= f, the
  * value, e and the row sums; (4) with `den`, each row divided by its sum (Eq. 13's
- * denominator). pairs interleaves the breaks and values, (brk[i], vals[i]), so that an
+ * denominator), written with streaming stores. pairs interleaves the breaks and values, (brk[i], vals[i]), so that an
  * element's breaks and value share a cache line. Every lane takes scalar_softmax_row's
  * operations; a row's tail is masked. The staging buffers hold one block (SOFTMAX_BLOCK
  * elements, or one row). */
@@ -552,6 +552,9 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
     __mmask16 *keepb0 = malloc(sizeof(__mmask16) * vecs * 3);
     __mmask16 *nanb0 = malloc(sizeof(__mmask16) * vecs * 3);
     float *sums = malloc(sizeof(float) * block);
+    /* with den, pass 3 stages e here and pass 4 streams the quotients past the caches, so
+     * the output does not evict the table from L2 (aligned_alloc: a multiple of 64 bytes) */
+    float *stage = den ? aligned_alloc(64, (sizeof(float) * cols * block + 63) / 64 * 64) : 0;
     /* software pipeline over blocks: step i runs pass 1 of block i, pass 2 of block i - 1 and
      * passes 3-4 of block i - 2, so every prefetch has a whole step to arrive */
     for (int64_t i = 0; i < blocks + 2; i++)
@@ -608,7 +611,7 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
         }
         if (pass == 3)
         for (int64_t r = rb, v = 0; r < re; r++) { /* pass 3 */
-            float *er = e + r * cols;
+            float *er = den ? stage + (r - rb) * cols : e + r * cols;
             int32_t *ir = idx_out ? idx_out + r * cols : 0;
             __m512 vsum = zero;
             for (int64_t c = 0; c < cols; c += 16, v++) {
@@ -643,17 +646,22 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
                 sums[r - rb] = row_scale(sums[r - rb], den, ds);
             for (int64_t r = rb; r < re; r++) {
                 float *er = e + r * cols;
+                const float *sr = stage + (r - rb) * cols;
                 const __m512 rv = _mm512_set1_ps(sums[r - rb]);
                 for (int64_t c = 0; c < cols; c += 16) {
                     const __mmask16 in = cols - c >= 16 ? 0xFFFF
                                                         : (__mmask16)((1u << (cols - c)) - 1);
-                    _mm512_mask_storeu_ps(er + c, in,
-                                          _mm512_mul_ps(_mm512_maskz_loadu_ps(in, er + c), rv));
+                    const __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(in, sr + c), rv);
+                    if (in == 0xFFFF && !((uintptr_t)(er + c) & 63))
+                        _mm512_stream_ps(er + c, y);
+                    else
+                        _mm512_mask_storeu_ps(er + c, in, y);
                 }
             }
         }
     }
-    free(fb0); free(kb0); free(ab0); free(keepb0); free(nanb0); free(sums);
+    _mm_sfence();
+    free(fb0); free(kb0); free(ab0); free(keepb0); free(nanb0); free(sums); free(stage);
     *nans += _mm512_reduce_add_epi32(vnans);
     *evaluated += _mm512_reduce_add_epi32(vevals);
     *mn = _mm512_reduce_min_ps(vmn);
