@@ -522,10 +522,10 @@ static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, flo
  * (order-free, NaN checked apart), z, k, f and f's cell, prefetching base[cell]; (2) the
  * cell's first break a = base[cell], prefetching pairs[a]; (3) the count of breaks <= f, the
  * value, e and the row sums; (4) with `den`, each row divided by its sum (Eq. 13's
- * denominator), written with streaming stores. pairs interleaves the breaks and values, (brk[i], vals[i]), so that an
- * element's breaks and value share a cache line. Every lane takes scalar_softmax_row's
- * operations; a row's tail is masked. The staging buffers hold one block (SOFTMAX_BLOCK
- * elements, or one row). */
+ * denominator), written with streaming stores. pairs interleaves the breaks and values,
+ * (brk[i], vals[i]), so that an element's breaks and value share a cache line. Every lane
+ * takes scalar_softmax_row's operations; a row's tail is masked. The staging buffers hold one
+ * block (SOFTMAX_BLOCK elements, or one row). */
 #define SOFTMAX_BLOCK 1024
 
 __attribute__((target("avx512f")))
@@ -768,7 +768,8 @@ void softmax_place_f32(const float *x, int64_t rows, int64_t cols, float log2e,
 /* Time-stepped simulation (Eqs. 5-8), the engine of "spike" mode (mbe/simulator.py). For every
  * element x (as a double) and basis n, for t = 0 .. T-1, the float64 operations of
  * mbe/dynamics.py:
- *   u = (x - shift[n]) * scale[n];  s = (u - vth[t][n] >= 0);  u = u - s r[t][n];  o = o + s d[t][n]
+ *   u = (x - shift[n]) * scale[n];   s = (u - vth[t][n] >= 0);
+ *   u = u - s r[t][n];               o = o + s d[t][n]
  * and, per element (each output may be NULL), with q = sum over bases of
  * word_n = sum_t s_n[t] 2^(T-1-t) (basis n's spike train read as a binary number; summed over
  * bases, the identity encoder's code):
