@@ -159,15 +159,20 @@ static inline void prefetch_lanes(const char *table, int64_t size, __m512i index
 }
 
 /* k = a + #{c < maxc : x >= brk[a + c]} in the lanes in `lanes` (0 elsewhere in the count),
- * with the breaks read from interleaved (break, value) pairs: scalar stair_index's count. */
+ * with the breaks read from interleaved (break, value) pairs: scalar stair_index's count.
+ * The breaks ascend, so once a lane has met a break above x (k < a + c) the rest add 0
+ * for it: past the first COUNT_ALWAYS breaks, only the lanes still at k = a + c go on, and
+ * the loop stops when none is (most cells hold at most 2 breaks). */
+#define COUNT_ALWAYS 4
 __attribute__((target("avx512f")))
 static inline __m512i count_breaks(__m512 x, __m512i a, __mmask16 lanes, const float *pairs,
                                    int maxc) {
     const __m512i one = _mm512_set1_epi32(1);
     __m512i k = a;
     for (int c = 0; c < maxc; c++) {
-        const __m512 b = _mm512_mask_i32gather_ps(
-            _mm512_setzero_ps(), lanes, _mm512_add_epi32(a, _mm512_set1_epi32(c)), pairs, 8);
+        const __m512i at = _mm512_add_epi32(a, _mm512_set1_epi32(c));
+        if (c >= COUNT_ALWAYS && !(lanes &= _mm512_cmpeq_epi32_mask(k, at))) break;
+        const __m512 b = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, at, pairs, 8);
         k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(x, b, _CMP_GE_OQ) & lanes, k, one);
     }
     return k;
