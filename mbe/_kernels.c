@@ -792,40 +792,68 @@ typedef struct {
     double bias;
 } neuron_t;
 
-static void simulate_element(const neuron_t *nr, double x, double *y, double *code,
-                             int32_t *count, stats_t *s) {
+/* SIM_LANES elements side by side (independent chains, so their steps overlap), each with
+ * the operations above; count gets their spikes. `decode` (y wanted) is a constant at each
+ * call. */
+#define SIM_LANES 8
+static inline __attribute__((always_inline)) void simulate_lanes(
+        const neuron_t *nr, const double *x, int decode, double *y, double *code,
+        int32_t *count) {
     const int64_t T = nr->steps, N = nr->bases;
-    double acc = 0.0;
-    int64_t q = 0, c = 0;
+    double acc[SIM_LANES] = {0}, u[SIM_LANES], o[SIM_LANES];
+    int64_t q[SIM_LANES] = {0}, c[SIM_LANES] = {0}, word[SIM_LANES];
     for (int64_t n = 0; n < N; n++) {
-        double u = (x - nr->shift[n]) * nr->scale[n], o = 0.0;
-        int64_t word = 0;
-        for (int64_t t = 0; t < T; t++) {
-            const double fire = (u >= nr->vth[t * N + n]) ? 1.0 : 0.0;
-            u = u - fire * nr->r[t * N + n];
-            o = o + fire * nr->d[t * N + n];
-            word = 2 * word + (fire != 0.0);
+        for (int l = 0; l < SIM_LANES; l++) {
+            u[l] = (x[l] - nr->shift[n]) * nr->scale[n];
+            o[l] = 0.0;
+            word[l] = 0;
         }
-        const double p = o * nr->weight[n];
-        acc = n ? acc + p : p;
-        q += word;
-        c += __builtin_popcountll((unsigned long long)word);
+        for (int64_t t = 0; t < T; t++) {
+            const double vth = nr->vth[t * N + n], r = nr->r[t * N + n], d = nr->d[t * N + n];
+            for (int l = 0; l < SIM_LANES; l++) {
+                const double fire = (double)(u[l] >= vth);
+                u[l] = u[l] - fire * r;
+                if (decode) o[l] = o[l] + fire * d;
+                word[l] = 2 * word[l] + (fire != 0.0);
+            }
+        }
+        for (int l = 0; l < SIM_LANES; l++) {
+            const double p = o[l] * nr->weight[n];
+            acc[l] = n ? acc[l] + p : p;
+            q[l] += word[l];
+            c[l] += __builtin_popcountll((unsigned long long)word[l]);
+        }
     }
-    const int nan = x != x;
-    if (y) *y = nan ? NAN : acc + nr->bias;
-    if (code) *code = nan ? NAN : (double)q;
-    if (count) *count = (int32_t)c;
-    s->spikes += c;
+    for (int l = 0; l < SIM_LANES; l++) {
+        const int nan = x[l] != x[l];
+        if (decode) y[l] = nan ? NAN : acc[l] + nr->bias;
+        if (code) code[l] = nan ? NAN : (double)q[l];
+        count[l] = (int32_t)c[l];
+    }
 }
 
+/* Elements [from, to) in blocks of SIM_LANES; the last block padded with zeros, whose
+ * results are dropped. */
 #define DEFINE_SCALAR_SIMULATE(SUFFIX, REAL)                                                    \
     static void scalar_simulate_##SUFFIX(const REAL *x, int64_t from, int64_t to,              \
                                          const neuron_t *nr, double *y, double *code,          \
                                          int32_t *count, REAL dlo, REAL dhi, stats_t *s) {     \
-        for (int64_t i = from; i < to; i++) {                                                   \
-            count_input(s, x[i], dlo, dhi);                                                     \
-            simulate_element(nr, (double)x[i], y ? y + i : 0, code ? code + i : 0,             \
-                             count ? count + i : 0, s);                                        \
+        for (int64_t i = from; i < to; i += SIM_LANES) {                                        \
+            const int lanes = to - i < SIM_LANES ? (int)(to - i) : SIM_LANES;                   \
+            double xb[SIM_LANES] = {0}, yb[SIM_LANES], cb[SIM_LANES];                          \
+            int32_t kb[SIM_LANES];                                                              \
+            for (int l = 0; l < lanes; l++) {                                                   \
+                count_input(s, x[i + l], dlo, dhi);                                             \
+                xb[l] = (double)x[i + l];                                                       \
+            }                                                                                   \
+            if (y) simulate_lanes(nr, xb, 1, yb, code ? cb : 0, kb);                            \
+            else simulate_lanes(nr, xb, 0, 0, code ? cb : 0, kb);                               \
+            for (int l = 0; l < lanes; l++) {                                                   \
+                if (y) y[i + l] = yb[l];                                                        \
+                if (code) code[i + l] = cb[l];                                                  \
+                if (count) count[i + l] = kb[l];                                                \
+                s->spikes += kb[l];                                                             \
+            }                                                                                   \
         }                                                                                       \
     }
 
