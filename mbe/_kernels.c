@@ -75,6 +75,15 @@ static inline int count_input(stats_t *s, double x, double dlo, double dhi) {
     return 0;
 }
 
+/* Inside a scalar loop over i with stats s, bounds dlo, dhi and outputs out, idx_out: count
+ * x into s, and for a NaN write NaN and index -1 and go on to the next element. */
+#define SKIP_NAN_INPUT(i, x)                                                                    \
+    if (count_input(s, x, dlo, dhi)) {                                                          \
+        out[i] = NAN;                                                                           \
+        if (idx_out) idx_out[i] = -1;                                                           \
+        continue;                                                                               \
+    }
+
 /* out[i] = vals[idx(x[i])] (NaN for NaN; OUT may be wider than REAL), idx_out[i] = idx (-1 for
  * NaN) when not NULL. */
 #define DEFINE_SCALAR_LOOKUP(SUFFIX, REAL, OUT)                                                 \
@@ -84,11 +93,7 @@ static inline int count_input(stats_t *s, double x, double dlo, double dhi) {
                                        int32_t *idx_out, REAL dlo, REAL dhi, stats_t *s) {     \
         for (int64_t i = from; i < to; i++) {                                                   \
             const REAL xi = x[i];                                                               \
-            if (count_input(s, xi, dlo, dhi)) {                                                 \
-                out[i] = NAN;                                                                   \
-                if (idx_out) idx_out[i] = -1;                                                   \
-                continue;                                                                       \
-            }                                                                                   \
+            SKIP_NAN_INPUT(i, xi);                                                              \
             const int64_t k = stair_index_##REAL(xi, lo, inv, cells, base, brk, maxc);          \
             out[i] = vals[k];                                                                   \
             if (idx_out) idx_out[i] = (int32_t)k;                                               \
@@ -321,11 +326,7 @@ DEFINE_LOOKUP(f64, double, double, (void)simd; (void)pairs;)
                                          stats_t *s) {                                          \
         for (int64_t i = from; i < to; i++) {                                                   \
             const REAL xi = x[i];                                                               \
-            if (count_input(s, xi, dlo, dhi)) {                                                 \
-                out[i] = NAN;                                                                   \
-                if (idx_out) idx_out[i] = -1;                                                   \
-                continue;                                                                       \
-            }                                                                                   \
+            SKIP_NAN_INPUT(i, xi);                                                              \
             double q = floor(((double)xi - lo) * inv);                                          \
             if (!(q > 0.0)) q = 0.0;                                                            \
             if (q > span) q = span;                                                             \
