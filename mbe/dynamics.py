@@ -73,6 +73,18 @@ def decode(o: Tensor, readout: Readout) -> Tensor:
     return y + readout.bias
 
 
+def place_values(timesteps: int) -> Tensor:
+    """2^(T-1-t) for t = 0 .. T-1 (float64): the weight of step t's spike in a spike code."""
+    return 2.0 ** torch.arange(timesteps - 1, -1, -1, dtype=torch.float64)
+
+
+def spike_code(spikes: Tensor) -> Tensor:
+    """sum_n sum_t s_n[t] 2^(T-1-t) from a (..., N, T) spike tensor: each basis's spike train
+    read as a binary number, summed over bases (an exact integer in float64; the identity
+    encoder's code q, Eq. 10)."""
+    return (spikes.to(torch.float64) @ place_values(spikes.shape[-1])).sum(-1)
+
+
 def run_bases(x: Tensor, kernels: Kernels, readout: Readout, *, spike: SpikeFn = heaviside,
               record: bool = False) -> tuple[Tensor, Tensor | None]:
     """Run Eqs. 5-7 for T steps. Returns (o_n[T] of shape x.shape + (N,), spikes or None).

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from . import targets
+from .dynamics import place_values
 from .fitting import fit
 from .identity import identity_encoder
 from .kernels import F32, F64, Quantiser, Summary, Table, summarize
@@ -195,7 +196,6 @@ class Identity(Fitted):
                              f"{n_basis}")
         self._bounds = bounds
         self.span = n_basis * (2**timesteps - 1)  # the largest code q
-        self.weights = 2.0 ** torch.arange(timesteps - 1, -1, -1, dtype=F64)  # 2^(T-1-t)
         super().__init__(self._encoder, lambda x: x, n_basis, timesteps, None)
 
     @functools.cached_property
@@ -240,10 +240,6 @@ class Identity(Fitted):
         return Quantiser(Table(self.neuron.staircase.breaks, self.values), self.domain[0],
                          self.beta, self.m, self.span)
 
-    def code(self, spikes: Tensor) -> Tensor:
-        """q = sum over bases and steps of s_n[t] 2^(T-1-t) from a (..., N, T) spike tensor:
-        an exact integer in float64."""
-        return (spikes.to(F64) @ self.weights).sum(-1)
 
     def simulate(self, x: Tensor) -> Simulation:
         """The T-step simulation of x: the spike codes q and the spikes per element (what
@@ -252,7 +248,7 @@ class Identity(Fitted):
 
     def intensities(self) -> Tensor:
         """d over the N*T (basis, step) slots: 2^(T-1-t) for every basis (the rows of D)."""
-        return self.weights.repeat(self.n_basis)
+        return place_values(self.timesteps).repeat(self.n_basis)
 
 
 def dyadic_range(lo: float, hi: float, n_basis: int, timesteps: int) -> tuple[float, int]:

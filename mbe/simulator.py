@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from . import kernels
-from .dynamics import simulate as reference_simulate
+from .dynamics import simulate as reference_simulate, spike_code
 from .kernels import F32, F64, Summary, summarize
 from .neuron import SpikingNeuron
 
@@ -89,8 +89,7 @@ def _reference(neuron: SpikingNeuron, x: Tensor, domain, values: bool, counts: b
     x64 = x.detach().to(F64)
     y, spikes = reference_simulate(x64, neuron.kernels(), neuron.readout(), record=True)
     nan = torch.isnan(x64)
-    weights = 2.0 ** torch.arange(neuron.timesteps - 1, -1, -1, dtype=F64)
-    q = (spikes @ weights).sum(-1).masked_fill(nan, math.nan)
+    q = spike_code(spikes).masked_fill(nan, math.nan)
     per_element = spikes.sum((-2, -1)).to(torch.int32)
     return Simulation(y.masked_fill(nan, math.nan) if values else None,
                       per_element if counts else None, q if code else None,
