@@ -163,16 +163,16 @@ static inline void prefetch_lanes(const char *table, int64_t size, __m512i index
         if (lanes >> l & 1) _mm_prefetch(table + size * at[l], _MM_HINT_T1);
 }
 
-/* k = a + #{c < maxc : x >= brk[a + c]} in the lanes in `lanes` (0 elsewhere in the count),
- * with the breaks read from interleaved (break, value) pairs: scalar stair_index's count.
+/* k = a + #{c < maxc : x >= brk[a + c]} in 16 lanes, with the breaks read from interleaved
+ * (break, value) pairs: scalar stair_index's count.
  * The breaks ascend, so once a lane has met a break above x (k < a + c) the rest add 0
  * for it: past the first COUNT_ALWAYS breaks, only the lanes still at k = a + c go on, and
  * the loop stops when none is (most cells hold at most 2 breaks). */
 #define COUNT_ALWAYS 4
 __attribute__((target("avx512f")))
-static inline __m512i count_breaks(__m512 x, __m512i a, __mmask16 lanes, const float *pairs,
-                                   int maxc) {
+static inline __m512i count_breaks(__m512 x, __m512i a, const float *pairs, int maxc) {
     const __m512i one = _mm512_set1_epi32(1);
+    __mmask16 lanes = 0xFFFF;
     __m512i k = a;
     for (int c = 0; c < maxc; c++) {
         const __m512i at = _mm512_add_epi32(a, _mm512_set1_epi32(c));
@@ -235,8 +235,7 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
                         prefetch_lanes((const char *)pairs, 2 * sizeof(float), a, 0xFFFF);
                         continue;
                     }
-                    const __m512i k = count_breaks(xv, _mm512_loadu_si512(slot), 0xFFFF, pairs,
-                                                   maxc);
+                    const __m512i k = count_breaks(xv, _mm512_loadu_si512(slot), pairs, maxc);
                     const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
                     const __m512 r = _mm512_i32gather_ps(k, pairs + 1, 8);
                     _mm512_storeu_ps(out + 16 * v, _mm512_mask_blend_ps(nan, r, vnan));
@@ -413,9 +412,50 @@ static void simd_quantise_f32(const float *x, int64_t blocks, double lo, double 
 DEFINE_QUANTISE(f32, float, Q32_SIMD)
 DEFINE_QUANTISE(f64, double, (void)simd;)
 
+/* The softmax's 2^x table keyed by f's fixed-point value (mbe/kernels.py `Fractions`).
+ * Every f the split makes is j / 2^24 for an integer j in [0, 2^24]. The split's z =
+ * (x - m) log2e is a float32 in [-126, 0]. Where z <= -1/2, z is a multiple of its ulp, which
+ * is at least 2^-24, and so is f = z - floor(z), computed exactly (f < 1 has room for it).
+ * Where -1/2 < z <= 0, f = fl(z + 1) (or 0 at z = 0) is rounded to the float32 grid of
+ * [1/2, 1], which is 2^-24. So j = f 2^24 is exact, f >= b iff j >= jb = ceil(b 2^24), and the
+ * piece index is #{jb <= j}. Cell c = j >> 7 spans 128 values of j, and records[c] (64 bits)
+ * holds base, the number of breaks with jb < 128 c (bits 0-22), an overflow flag (bit 23), and
+ * the offsets jb - 128 c of the cell's first five breaks, one byte each (bits 24-63; 255 in
+ * unused slots, which no offset 0..127 reaches): index = base + #{slots : (j & 127) >=
+ * offset}. In a flagged cell (more than five breaks) the count goes on past the fifth break
+ * in the float32 breaks (f >= b32 iff f >= b iff j >= jb, so the same count). */
+typedef struct {
+    const uint64_t *records;
+    const float *vals; /* (count + 1,) the values */
+    const float *brk;  /* (count,) the breaks rounded up to float32 */
+    int64_t count;
+} fractions_t;
+
+#define FRACTION_SCALE 16777216.0f /* 2^24 */
+#define CELL_SHIFT 7
+#define OVERFLOW_BIT (1u << 23)
+#define BASE_BITS 0x7FFFFFu
+
+/* #{i < count : brk[i] <= f} for ascending brk, given that the first k are. */
+static int32_t count_on(const float *brk, int64_t count, int32_t k, float f) {
+    while (k < count && brk[k] <= f) k++;
+    return k;
+}
+
+/* The piece index of an f = j / 2^24 in [0, 1] (see fractions_t). */
+static inline int32_t fraction_index(float f, const fractions_t *t) {
+    const int32_t j = (int32_t)(f * FRACTION_SCALE);
+    const uint64_t r = t->records[j >> CELL_SHIFT];
+    const uint32_t off = (uint32_t)j & 127u;
+    int32_t k = (int32_t)((uint32_t)r & BASE_BITS);
+    for (int slot = 0; slot < 5; slot++) k += off >= (uint32_t)(r >> (24 + 8 * slot) & 0xFF);
+    return (uint32_t)r & OVERFLOW_BIT ? count_on(t->brk, t->count, k, f) : k;
+}
+
 /* Softmax numerator (Eq. 13) for rows of a contiguous (rows, cols) float32 tensor:
  *   m = max of the row (NaN if the row holds a NaN, as torch.amax), written to rowmax
  *   z = (x - m) * log2e;  k = floor(z);  f = z - k;  e = vals[idx(f)] * 2^k (exact)
+ * (idx and vals from the fractions_t table of the 2^x neuron)
  * with e = 0 where z < -126 (below float32's normal range: flushed, the 2^x neuron not run),
  * e = NaN where z is NaN. idx_out gets the piece index (-1 where flushed or NaN).
  * stats: [0] NaN count, [1] evaluated count, [2] min f, [3] max f. */
@@ -493,10 +533,8 @@ static inline float row_max(const float *xr, int64_t cols) {
 }
 
 static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, float log2e,
-                               float lo, float inv, int64_t cells, const int32_t *base,
-                               const float *brk, int maxc, const float *vals, float *er,
-                               int32_t *ir, int64_t *nans, int64_t *evaluated, double *mn,
-                               double *mx) {
+                               const fractions_t *num, float *er, int32_t *ir, int64_t *nans,
+                               int64_t *evaluated, double *mn, double *mx) {
     const float m = *rowmax = row_max(xr, cols);
     for (int64_t c = 0; c < cols; c++) {
         const float z = (xr[c] - m) * log2e;
@@ -513,37 +551,62 @@ static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, flo
         }
         const float k = floorf(z);
         const float f = z - k;
-        const int64_t p = stair_index_float(f, lo, inv, cells, base, brk, maxc);
+        const int32_t p = fraction_index(f, num);
         (*evaluated)++;
         if ((double)f < *mn) *mn = (double)f;
         if ((double)f > *mx) *mx = (double)f;
-        er[c] = vals[p] * pow2_exact(k);
-        if (ir) ir[c] = (int32_t)p;
+        er[c] = num->vals[p] * pow2_exact(k);
+        if (ir) ir[c] = p;
     }
 }
 
 #ifdef MBE_X86
+/* fraction_index in the 16 lanes in `keep` of j (0 elsewhere), from two 64-bit gathers of
+ * records, up to its count_on: `search` gets the lanes whose cell overflowed. */
+__attribute__((target("avx512f")))
+static inline __m512i fraction_index16(__m512i j, __mmask16 keep, const fractions_t *t,
+                                       __mmask16 *search) {
+    const __m512i one = _mm512_set1_epi32(1), byte = _mm512_set1_epi32(0xFF);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                          2, 0);
+    const __m512i cell = _mm512_srli_epi32(j, CELL_SHIFT);
+    const __m512i r0 = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), (__mmask8)keep,
+                                                   _mm512_castsi512_si256(cell),
+                                                   (const void *)t->records, 8);
+    const __m512i r1 = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), (__mmask8)(keep >> 8),
+                                                   _mm512_extracti64x4_epi64(cell, 1),
+                                                   (const void *)t->records, 8);
+    const __m512i lo = _mm512_permutex2var_epi32(r0, even, r1); /* bits 0-31 of each record */
+    const __m512i hi = _mm512_permutex2var_epi32(r0, _mm512_add_epi32(even, one), r1);
+    const __m512i off = _mm512_and_si512(j, _mm512_set1_epi32(127));
+    __m512i k = _mm512_maskz_and_epi32(keep, lo, _mm512_set1_epi32(BASE_BITS));
+    k = _mm512_mask_add_epi32(k, _mm512_cmpge_epu32_mask(off, _mm512_srli_epi32(lo, 24)) & keep,
+                              k, one);
+    for (int shift = 0; shift < 32; shift += 8) {
+        const __m512i slot = _mm512_and_si512(_mm512_srli_epi32(hi, shift), byte);
+        k = _mm512_mask_add_epi32(k, _mm512_cmpge_epu32_mask(off, slot) & keep, k, one);
+    }
+    *search = _mm512_test_epi32_mask(lo, _mm512_set1_epi32(OVERFLOW_BIT)) & keep;
+    return k;
+}
+
 /* Rows [r0, r1) in AVX-512, a block of rows at a time in passes, so that the table lines an
  * element needs are prefetched (into L2) a pass before they are read: (1) each row's maximum
- * (order-free, NaN checked apart), z, k, f and f's cell, prefetching base[cell]; (2) the
- * cell's first break a = base[cell], prefetching pairs[a]; (3) the count of breaks <= f, the
- * value, e and the row sums; (4) with `den`, each row divided by its sum (Eq. 13's
- * denominator), written with streaming stores. pairs interleaves the breaks and values,
- * (brk[i], vals[i]), so that an element's breaks and value share a cache line. Every lane
- * takes scalar_softmax_row's operations; a row's tail is masked. The staging buffers hold one
- * block (SOFTMAX_BLOCK elements, or one row). */
+ * (order-free, NaN checked apart), z, k, f and j = f 2^24, prefetching f's record; (2) the
+ * piece index from the records, prefetching the values; (3) the value, e and the row sums;
+ * (4) with `den`, each row divided by its sum (Eq. 13's denominator), written with streaming
+ * stores. Every lane takes scalar_softmax_row's operations; a row's tail is masked. The
+ * staging buffers hold one block (SOFTMAX_BLOCK elements, or one row). */
 #define SOFTMAX_BLOCK 1024
 
 __attribute__((target("avx512f")))
 static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t cols,
-                              float *rowmax, float log2e, float lo, float inv, int64_t cells,
-                              const int32_t *base, const float *pairs, int maxc,
+                              float *rowmax, float log2e, const fractions_t *num,
                               const denom_t *den, stats_t *ds, float *e,
                               int32_t *idx_out, int64_t *nans,
                               int64_t *evaluated, float *mn, float *mx) {
     const __m512 vl2e = _mm512_set1_ps(log2e), ninf = _mm512_set1_ps(-INFINITY);
-    const __m512 vlo = _mm512_set1_ps(lo), vinv = _mm512_set1_ps(inv);
-    const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps((float)(cells - 1));
+    const __m512 scale = _mm512_set1_ps(FRACTION_SCALE), zero = _mm512_setzero_ps();
     const __m512 floor126 = _mm512_set1_ps(-126.0f), vnan = _mm512_set1_ps(NAN);
     const __m512i one = _mm512_set1_epi32(1), minus1 = _mm512_set1_epi32(-1);
     const __m512i bias = _mm512_set1_epi32(127);
@@ -596,24 +659,28 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
                 const __m512 k = _mm512_roundscale_ps(z, _MM_FROUND_TO_NEG_INF
                                                              | _MM_FROUND_NO_EXC);
                 const __m512 f = _mm512_sub_ps(z, k);
-                __m512 cell = _mm512_mul_ps(_mm512_sub_ps(f, vlo), vinv);
-                cell = _mm512_min_ps(_mm512_max_ps(cell, zero), top);
-                const __m512i j = _mm512_cvttps_epi32(cell);
+                const __m512i j = _mm512_cvttps_epi32(_mm512_mul_ps(f, scale));
                 _mm512_storeu_ps(fb + 16 * v, f);
                 _mm512_storeu_si512(kb + 16 * v,
                                     _mm512_cvttps_epi32(_mm512_mask_blend_ps(keep, zero, k)));
                 _mm512_storeu_si512(ab + 16 * v, j);
                 keepb[v] = keep;
                 nanb[v] = _mm512_cmp_ps_mask(z, z, _CMP_UNORD_Q) & in;
-                prefetch_lanes((const char *)base, sizeof(int32_t), j, keep);
+                prefetch_lanes((const char *)num->records, sizeof(uint64_t),
+                               _mm512_srli_epi32(j, CELL_SHIFT), keep);
             }
         }
         if (pass == 2)
         for (int64_t v = 0; v < nv; v++) { /* pass 2 */
-            const __m512i a = _mm512_mask_i32gather_epi32(
-                _mm512_setzero_si512(), keepb[v], _mm512_loadu_si512(ab + 16 * v), base, 4);
-            _mm512_storeu_si512(ab + 16 * v, a);
-            prefetch_lanes((const char *)pairs, 2 * sizeof(float), a, keepb[v]);
+            __mmask16 search;
+            _mm512_storeu_si512(ab + 16 * v, fraction_index16(_mm512_loadu_si512(ab + 16 * v),
+                                                              keepb[v], num, &search));
+            for (; search; search &= search - 1) {
+                const int l = __builtin_ctz(search);
+                ab[16 * v + l] = count_on(num->brk, num->count, ab[16 * v + l], fb[16 * v + l]);
+            }
+            prefetch_lanes((const char *)num->vals, sizeof(float), _mm512_loadu_si512(ab + 16 * v),
+                           keepb[v]);
         }
         if (pass == 3)
         for (int64_t r = rb, v = 0; r < re; r++) { /* pass 3 */
@@ -625,9 +692,8 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
                                                     : (__mmask16)((1u << (cols - c)) - 1);
                 const __mmask16 keep = keepb[v], nan = nanb[v];
                 const __m512 f = _mm512_loadu_ps(fb + 16 * v);
-                const __m512i a = _mm512_loadu_si512(ab + 16 * v);
-                const __m512i p = count_breaks(f, a, keep, pairs, maxc);
-                const __m512 val = _mm512_mask_i32gather_ps(zero, keep, p, pairs + 1, 8);
+                const __m512i p = _mm512_loadu_si512(ab + 16 * v);
+                const __m512 val = _mm512_mask_i32gather_ps(zero, keep, p, num->vals, 4);
                 const __m512i ki = _mm512_loadu_si512(kb + 16 * v);
                 const __m512 pw = _mm512_castsi512_ps(
                     _mm512_slli_epi32(_mm512_add_epi32(ki, bias), 23));
@@ -678,10 +744,8 @@ static void simd_softmax_rows(const float *x, int64_t r0, int64_t r1, int64_t co
 /* den == NULL: e is the numerator. Otherwise each row is also divided by its sum (Eq. 13's
  * denominator, row_scale) and stats[4..7] get the denominator's input statistics. */
 void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
-                     float log2e, float lo, float inv, int64_t cells, const int32_t *base,
-                     const float *brk, int maxc, const float *vals, const float *pairs,
-                     const denom_t *den, float *e, int32_t *idx_out, double *stats,
-                     int nthreads, int simd) {
+                     float log2e, const fractions_t *num, const denom_t *den, float *e,
+                     int32_t *idx_out, double *stats, int nthreads, int simd) {
     int64_t nans = 0, evaluated = 0, d_nonfinite = 0, d_outside = 0;
     double mn = INFINITY, mx = -INFINITY, d_mn = INFINITY, d_mx = -INFINITY;
     const int vector = simd && has_avx512();
@@ -695,8 +759,8 @@ void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
 #ifdef MBE_X86
         if (vector) {
             float fmn = INFINITY, fmx = -INFINITY;
-            simd_softmax_rows(x, r0, r1, cols, rowmax, log2e, lo, inv, cells, base, pairs, maxc,
-                              den, &ds, e, idx_out, &nans, &evaluated, &fmn, &fmx);
+            simd_softmax_rows(x, r0, r1, cols, rowmax, log2e, num, den, &ds, e, idx_out, &nans,
+                              &evaluated, &fmn, &fmx);
             mn = (double)fmn;
             mx = (double)fmx;
         }
@@ -704,9 +768,9 @@ void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
         if (!vector) {
             for (int64_t r = r0; r < r1; r++) {
                 float *er = e + r * cols;
-                scalar_softmax_row(x + r * cols, cols, rowmax + r, log2e, lo, inv, cells, base,
-                                   brk, maxc, vals, er, idx_out ? idx_out + r * cols : 0,
-                                   &nans, &evaluated, &mn, &mx);
+                scalar_softmax_row(x + r * cols, cols, rowmax + r, log2e, num, er,
+                                   idx_out ? idx_out + r * cols : 0, &nans, &evaluated, &mn,
+                                   &mx);
                 if (den) {
                     const float scale = row_scale(row_sum(er, cols), den, &ds);
                     for (int64_t c = 0; c < cols; c++) er[c] = er[c] * scale;
@@ -715,7 +779,6 @@ void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
         }
         d_nonfinite = ds.nonfinite; d_outside = ds.outside; d_mn = ds.mn; d_mx = ds.mx;
     }
-    (void)pairs;
     stats[0] = (double)nans; stats[1] = (double)evaluated; stats[2] = mn; stats[3] = mx;
     stats[4] = (double)d_nonfinite; stats[5] = (double)d_outside; stats[6] = d_mn;
     stats[7] = d_mx;

@@ -179,7 +179,7 @@ class _Cells:
     @functools.cached_property
     def pairs(self) -> Tensor:
         """(breaks[i], values[i]) interleaved, (K + per_cell, 2): a piece's break and value
-        in one cache line (the softmax loop's layout; values past K are never read)."""
+        in one cache line (the vector lookup's layout; values past K are never read)."""
         vals = torch.full((len(self.breaks),), math.nan, dtype=self.values.dtype)
         vals[:len(self.values)] = self.values
         return torch.stack([self.breaks, vals.to(self.breaks.dtype)], 1).contiguous()
@@ -219,6 +219,61 @@ def _grid(brk: Tensor, finite: Tensor, dtype: torch.dtype, cells: int):
     return lo, inv, cells, base.to(torch.int32).contiguous(), per_cell
 
 
+FRACTION_BITS = 24  # every f the float32 softmax split makes is j / 2^24 (`_kernels.c`)
+_CELL_BITS = 7      # a cell of the fraction table spans 2^7 values of j: offsets fit a byte
+_SLOTS = 5          # offsets one 64-bit record holds
+
+
+class _FractionsStruct(ctypes.Structure):
+    """`fractions_t` in `_kernels.c`."""
+
+    _fields_ = [("records", ctypes.c_void_p), ("vals", ctypes.c_void_p),
+                ("brk", ctypes.c_void_p), ("count", ctypes.c_int64)]
+
+
+@dataclass
+class Fractions:
+    """A table on f in [0, 1] for the softmax's 2^x lookups, keyed by j = f 2^24.
+
+    The float32 softmax split only makes f = j / 2^24 (proof in `_kernels.c`, `fractions_t`),
+    so f >= b iff j >= ceil(b 2^24). Cell c = j >> 7 gets one 64-bit record (two int32 here,
+    low word first): the breaks below the cell, an overflow flag, and the byte offsets of its
+    first five breaks. One record per element instead of a bucket lookup and several break
+    reads: two 64-bit gathers per 16 elements. In a flagged cell (more than five breaks) the
+    count goes on in `breaks`.
+    """
+
+    records: Tensor  # (2^17 + 1, 2) int32
+    values: Tensor   # (K + 1,) float32
+    breaks: Tensor   # (K,) float32, rounded up
+
+    @classmethod
+    def build(cls, breaks64: Tensor, values64: Tensor) -> "Fractions":
+        count = len(breaks64)
+        if count >= 1 << 23:
+            raise ValueError(f"a fraction table holds fewer than 2^23 breaks, got {count}")
+        cells = (1 << (FRACTION_BITS - _CELL_BITS)) + 1
+        past = (cells << _CELL_BITS) + 1  # beyond the last cell: counted by no record
+        jb = torch.ceil(breaks64 * float(1 << FRACTION_BITS)).clamp(-1, past).to(torch.int64)
+        start = torch.arange(cells + 1, dtype=torch.int64) << _CELL_BITS
+        base = torch.searchsorted(jb, start)  # breaks with jb < start
+        held = base[1:] - base[:-1]
+        slot = torch.arange(_SLOTS)
+        padded = torch.cat([jb, torch.tensor([past])])
+        at = (base[:-1, None] + slot).clamp(max=count)
+        off = torch.where(slot < held[:, None], padded[at] - start[:-1, None], 255)
+        low = base[:-1] | (held > _SLOTS).to(torch.int64) << 23 | off[:, 0] << 24
+        high = off[:, 1] | off[:, 2] << 8 | off[:, 3] << 16 | off[:, 4] << 24
+        words = torch.stack([low, high], 1)
+        words = torch.where(words >= 1 << 31, words - (1 << 32), words).to(torch.int32)
+        return cls(words.contiguous(), values64.to(F32).contiguous(),
+                   round_up(breaks64, F32).contiguous())
+
+    def struct(self) -> _FractionsStruct:
+        return _FractionsStruct(self.records.data_ptr(), self.values.data_ptr(),
+                                self.breaks.data_ptr(), len(self.breaks))
+
+
 class Table:
     """x -> values[#{k : x >= breaks[k]}] exactly, for float32 and float64 tensors x.
 
@@ -241,12 +296,22 @@ class Table:
         of equal value (same values, fewer breaks: for lookups that need no piece index)."""
         key = (dtype, out or dtype, merged)
         if key not in self._by_dtype:
-            breaks, values = self.breaks, self.values
-            if merged:
-                change = values[1:] != values[:-1]
-                breaks, values = breaks[change], torch.cat([values[:1], values[1:][change]])
-            self._by_dtype[key] = _cells(breaks, values, dtype, out or dtype)
+            self._by_dtype[key] = _cells(*self._pieces(merged), dtype, out or dtype)
         return self._by_dtype[key]
+
+    def fractions(self, *, merged: bool = False) -> Fractions:
+        """The `Fractions` form of this table (for f in [0, 1]; see `cells` for merged)."""
+        key = ("fractions", merged)
+        if key not in self._by_dtype:
+            self._by_dtype[key] = Fractions.build(*self._pieces(merged))
+        return self._by_dtype[key]
+
+    def _pieces(self, merged: bool) -> tuple[Tensor, Tensor]:
+        """(breaks, values), without the breaks between pieces of equal value if merged."""
+        if not merged:
+            return self.breaks, self.values
+        change = self.values[1:] != self.values[:-1]
+        return self.breaks[change], torch.cat([self.values[:1], self.values[1:][change]])
 
     def __call__(self, x: Tensor, domain: tuple[float, float], *, index: bool = False,
                  wide: bool = False) -> tuple[Tensor, Tensor | None, Summary]:
@@ -303,7 +368,7 @@ def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False,
     lib = library()
     if lib is None:
         return None
-    c = table.cells(F32, merged=not index)
+    num = table.fractions(merged=not index)
     rows, cols = x.shape
     e = torch.empty_like(x)
     top = torch.empty(rows, 1, dtype=F32)
@@ -317,9 +382,7 @@ def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False,
         den = _Denominator(d.lo, d.inv, d.cells, d.base.data_ptr(), d.breaks.data_ptr(),
                            d.per_cell, d.values.data_ptr(), dlo, dhi)
     lib.softmax_exp_f32(pointer(x), ctypes.c_int64(rows), ctypes.c_int64(cols),
-                        pointer(top), f(log2e), f(c.lo), f(c.inv), ctypes.c_int64(c.cells),
-                        pointer(c.base), pointer(c.breaks), ctypes.c_int(c.per_cell),
-                        pointer(c.values), pointer(c.pairs),
+                        pointer(top), f(log2e), ctypes.byref(num.struct()),
                         None if den is None else ctypes.byref(den), pointer(e), pointer(idx),
                         stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(SIMD))
     summary = None if den is None else Summary(rows, int(stats[4]), int(stats[5]), stats[6],

@@ -135,6 +135,56 @@ def test_vector_and_scalar_loops_agree(gelu, softmax, monkeypatch):
         _same(_with_simd(True, case, monkeypatch), _with_simd(False, case, monkeypatch))
 
 
+def test_softmax_split_makes_only_fractions_on_the_grid():
+    """Every f the float32 split makes is j / 2^24 (the proof in `_kernels.c`, fractions_t),
+    the key of the softmax's 2^x table: rows of every scale, and entries just below the row
+    maximum, where z = (x - m) log2e lies in (-1/2, 0) and f = fl(z + 1)."""
+    g = _gen(23)
+    rows = torch.cat([torch.randn(64, 128, generator=g) * s for s in (1e-6, 0.1, 3, 40)])
+    rows[:, 0] = 7.0
+    rows[:, 1:9] = 7.0 - torch.rand(rows.shape[0], 8, generator=g) * 2.0**-torch.arange(8)
+    _, _, k, f = kernels.softmax_split(rows.contiguous(), LOG2E, -126)
+    j = f.double() * 2**kernels.FRACTION_BITS
+    assert len(f) > 0 and torch.equal(j, j.round()) and bool(((f >= 0) & (f <= 1)).all())
+
+
+def test_fraction_table_equals_the_table_on_every_grid_point(monkeypatch):
+    """The softmax loop's fraction table (`kernels.Fractions`) gives the table's piece and
+    value at every f = j / 2^24, j = 0 .. 2^24, in both loops: breaks on and between grid
+    points, below 0 and above 1, repeated, and cells with five and with more than five
+    breaks (counted on past the record)."""
+    g = _gen(24)
+    step = 2.0**-kernels.FRACTION_BITS
+    on_grid = torch.randint(0, 2**kernels.FRACTION_BITS + 1, (3000,), generator=g) * step
+    between = torch.rand(3000, generator=g, dtype=torch.float64)
+    crowded = 0.25 + torch.arange(12) * 9 * step  # 12 breaks in one cell of 128 grid points
+    full = 0.5 + torch.tensor([3.0, 20, 40, 60, 127]) * step  # a cell's five slots filled
+    tiny = torch.tensor([1e-12, 3e-9, -0.5, 1.0, 1.0 + step / 2, 2.0])
+    breaks = torch.cat([on_grid, between, crowded, tiny, on_grid[:10]])
+    breaks = torch.cat([breaks[(breaks < 0.5) | (breaks >= 0.5 + 128 * step)], full]).sort().values
+    values = torch.rand(len(breaks) + 1, generator=g, dtype=torch.float64) + 1.0
+    values[5:9] = values[4]  # equal neighbours, merged in the value lookup
+    table = kernels.Table(breaks, values)
+    assert bool((table.fractions().records[:, 0] >> 23 & 1).any())  # an overflowing cell
+    j = torch.arange(2**kernels.FRACTION_BITS + 1)
+    f = j.double() * step
+    # rows [0, f - 1, ...] with log2e = 1: z = f - 1 and f = z - floor(z); the last f (1)
+    # comes from z = -2^-30, where f = fl(z + 1)
+    x = (f - 1).float()
+    x[-1] = -(2.0**-30)
+    cols = 128
+    pad = -len(x) % (cols - 1)
+    x = torch.cat([x, torch.full((pad,), -0.5)]).reshape(-1, cols - 1)
+    rows = torch.cat([torch.zeros(len(x), 1), x], 1).contiguous()
+    want = torch.searchsorted(breaks, f, right=True)
+    for simd in (True, False):
+        monkeypatch.setattr(kernels, "SIMD", simd)
+        _, _, idx, _, _ = kernels.softmax_exp(rows, 1.0, table, index=True)
+        assert torch.equal(idx[:, 1:].reshape(-1)[:len(f)].long(), want)
+        e, _, _, _, _ = kernels.softmax_exp(rows, 1.0, table)
+        assert torch.equal(e[:, 1:].reshape(-1)[:len(f)], values[want].float() * 0.5)  # 2^-1
+
+
 def test_quantiser_equals_the_encoder_staircase():
     """The identity encoder's closed form is proven against its staircase and then equals
     the table lookup on every input, including NaN, infinities and saturation."""
