@@ -22,6 +22,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -856,52 +857,68 @@ typedef struct {
     double bias;
 } neuron_t;
 
-/* SIM_LANES elements side by side (independent chains, so their steps overlap), each with
- * the operations above; count gets their spikes. `decode` (y wanted) is a constant at each
- * call. */
-#define SIM_LANES 8
+/* SIM_LANES elements side by side, as LANE_CHAINS independent chains of 4-lane GCC vectors
+ * (so that their steps overlap), each lane with the operations above (fire = (u >= vth) as
+ * 1.0 or +0.0: the bits of 1.0 masked by the comparison, as the scalar (double)(u >= vth)
+ * gives); count gets their spikes. Portable C: the compiler emits the target's vectors (SSE2
+ * on any x86-64; AVX2 in the loop compiled for it below). `decode` (y wanted) is a constant
+ * at each call. */
+#define LANE_CHAINS 8
+#define SIM_LANES (4 * LANE_CHAINS)
+typedef double lanes_d __attribute__((vector_size(32)));
+typedef int64_t lanes_i __attribute__((vector_size(32)));
+
 static inline __attribute__((always_inline)) void simulate_lanes(
         const neuron_t *nr, const double *x, int decode, double *y, double *code,
         int32_t *count) {
     const int64_t T = nr->steps, N = nr->bases;
-    double acc[SIM_LANES] = {0}, u[SIM_LANES], o[SIM_LANES];
-    int64_t q[SIM_LANES] = {0}, c[SIM_LANES] = {0}, word[SIM_LANES];
+    const lanes_d zero = {0};
+    const lanes_i one = (lanes_i)(zero + 1.0);
+    lanes_d xv[LANE_CHAINS], acc[LANE_CHAINS], u[LANE_CHAINS], o[LANE_CHAINS];
+    lanes_i q[LANE_CHAINS], word[LANE_CHAINS];
+    int64_t c[SIM_LANES] = {0};
+    memcpy(xv, x, sizeof xv);
     for (int64_t n = 0; n < N; n++) {
-        for (int l = 0; l < SIM_LANES; l++) {
-            u[l] = (x[l] - nr->shift[n]) * nr->scale[n];
-            o[l] = 0.0;
-            word[l] = 0;
+#pragma GCC unroll 8
+        for (int k = 0; k < LANE_CHAINS; k++) {
+            u[k] = (xv[k] - nr->shift[n]) * nr->scale[n];
+            o[k] = zero;
+            word[k] = (lanes_i){0};
         }
         for (int64_t t = 0; t < T; t++) {
-            const double vth = nr->vth[t * N + n], r = nr->r[t * N + n], d = nr->d[t * N + n];
-            for (int l = 0; l < SIM_LANES; l++) {
-                const double fire = (double)(u[l] >= vth);
-                u[l] = u[l] - fire * r;
-                if (decode) o[l] = o[l] + fire * d;
-                word[l] = 2 * word[l] + (fire != 0.0);
+            const lanes_d vth = zero + nr->vth[t * N + n];
+            const double r = nr->r[t * N + n], d = nr->d[t * N + n];
+#pragma GCC unroll 8
+            for (int k = 0; k < LANE_CHAINS; k++) {
+                const lanes_i s = u[k] >= vth; /* -1 where the lane fires, else 0 */
+                const lanes_d fire = (lanes_d)(s & one);
+                u[k] = u[k] - fire * r;
+                if (decode) o[k] = o[k] + fire * d;
+                word[k] = word[k] + word[k] - s;
             }
         }
-        for (int l = 0; l < SIM_LANES; l++) {
-            const double p = o[l] * nr->weight[n];
-            acc[l] = n ? acc[l] + p : p;
-            q[l] += word[l];
-            c[l] += __builtin_popcountll((unsigned long long)word[l]);
+#pragma GCC unroll 8
+        for (int k = 0; k < LANE_CHAINS; k++) {
+            const lanes_d p = o[k] * nr->weight[n];
+            acc[k] = n ? acc[k] + p : p;
+            q[k] = n ? q[k] + word[k] : word[k];
+            for (int l = 0; l < 4; l++) c[4 * k + l] += __builtin_popcountll((uint64_t)word[k][l]);
         }
     }
     for (int l = 0; l < SIM_LANES; l++) {
         const int nan = x[l] != x[l];
-        if (decode) y[l] = nan ? NAN : acc[l] + nr->bias;
-        if (code) code[l] = nan ? NAN : (double)q[l];
+        if (decode) y[l] = nan ? NAN : acc[l / 4][l % 4] + nr->bias;
+        if (code) code[l] = nan ? NAN : (double)q[l / 4][l % 4];
         count[l] = (int32_t)c[l];
     }
 }
 
 /* Elements [from, to) in blocks of SIM_LANES; the last block padded with zeros, whose
- * results are dropped. */
-#define DEFINE_SCALAR_SIMULATE(SUFFIX, REAL)                                                    \
-    static void scalar_simulate_##SUFFIX(const REAL *x, int64_t from, int64_t to,              \
-                                         const neuron_t *nr, double *y, double *code,          \
-                                         int32_t *count, REAL dlo, REAL dhi, stats_t *s) {     \
+ * results are dropped. NAME's ATTR chooses the instruction set. */
+#define DEFINE_LANES_SIMULATE(NAME, REAL, ATTR)                                                 \
+    ATTR static void NAME(const REAL *x, int64_t from, int64_t to, const neuron_t *nr,         \
+                          double *y, double *code, int32_t *count, REAL dlo, REAL dhi,         \
+                          stats_t *s) {                                                         \
         for (int64_t i = from; i < to; i += SIM_LANES) {                                        \
             const int lanes = to - i < SIM_LANES ? (int)(to - i) : SIM_LANES;                   \
             double xb[SIM_LANES] = {0}, yb[SIM_LANES], cb[SIM_LANES];                          \
@@ -921,8 +938,21 @@ static inline __attribute__((always_inline)) void simulate_lanes(
         }                                                                                       \
     }
 
-DEFINE_SCALAR_SIMULATE(f32, float)
-DEFINE_SCALAR_SIMULATE(f64, double)
+DEFINE_LANES_SIMULATE(lanes_simulate_f32, float, )
+DEFINE_LANES_SIMULATE(lanes_simulate_f64, double, )
+#ifdef MBE_X86
+static int has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+DEFINE_LANES_SIMULATE(lanes_simulate_avx2_f32, float, __attribute__((target("avx2"))))
+DEFINE_LANES_SIMULATE(lanes_simulate_avx2_f64, double, __attribute__((target("avx2"))))
+/* The lane loop for the elements the AVX-512 loop leaves (all of them without AVX-512). */
+#define LANES_SIMULATE(SUFFIX) \
+    (simd && has_avx2() ? lanes_simulate_avx2_##SUFFIX : lanes_simulate_##SUFFIX)
+#else
+#define LANES_SIMULATE(SUFFIX) lanes_simulate_##SUFFIX
+#endif
 
 #ifdef MBE_X86
 #define SIM_TARGET __attribute__((target("avx512f,avx512dq,avx512vpopcntdq")))
@@ -1048,7 +1078,7 @@ SIM_TARGET static void simd_simulate(const void *x, int wide, int64_t blocks, co
         double *ys = y ? y + done : 0, *cs = code ? code + done : 0;                            \
         int32_t *ks = count ? count + done : 0;                                                 \
         n -= done;                                                                              \
-        PARALLEL_SCALAR(scalar_simulate_##SUFFIX(xs, from, to, nr, ys, cs, ks, dlo, dhi, &s));  \
+        PARALLEL_SCALAR(LANES_SIMULATE(SUFFIX)(xs, from, to, nr, ys, cs, ks, dlo, dhi, &s));   \
         put(stats, &total);                                                                     \
     }
 

@@ -43,7 +43,8 @@ _FLAGS = ["-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-lm
 _MAX_CELLS = 1 << 22
 _MAX_PER_CELL = 16  # cells are refined (up to _MAX_CELLS) until no cell holds more breaks
 
-#: Use the AVX-512 loops where the CPU has them (False: the scalar loops, e.g. to compare).
+#: Use the vector loops the CPU has: AVX-512, and AVX2 for the simulation's lane loop (False:
+#: the portable loops, e.g. to compare; same numbers).
 SIMD = True
 
 

@@ -11,7 +11,7 @@ spike tensor, what spike mode reads from it:
             summed over bases (float64, an exact integer; NaN where x is NaN). For an identity
             encoder this is its code q (Eq. 10; `mbe.primitives.Identity`)
 
-Both give the same bits (tested on thresholds +-1 ulp, NaN, +-inf; vector and scalar loops).
+Both give the same bits (tested on thresholds +-1 ulp, NaN, +-inf; every loop of the C code).
 Without a C compiler, or for T > 62 (the spike train no longer fits a 64-bit word), the
 reference runs instead.
 """

@@ -32,7 +32,8 @@ NEURONS = {
 
 def _inputs(neuron, dtype, n_random=5_003):
     """Every break (rounded to dtype) and the float just below, specials, random values; an
-    odd length, so the vector loop leaves a tail to the scalar one."""
+    odd length, so the AVX-512 loop leaves a tail to the lane loop (AVX2 where the CPU has
+    it; the portable build with SIMD off)."""
     g = torch.Generator().manual_seed(7)
     b = kernels.round_up(neuron.staircase.breaks, dtype)
     b = b[torch.isfinite(b)]
