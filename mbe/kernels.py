@@ -252,7 +252,9 @@ class Fractions:
     def build(cls, breaks64: Tensor, values64: Tensor) -> "Fractions":
         count = len(breaks64)
         if count >= 1 << 23:
-            raise ValueError(f"a fraction table holds fewer than 2^23 breaks, got {count}")
+            raise ValueError(f"the softmax's 2^x table has {count:,} breaks; its fraction table "
+                             f"holds fewer than 2^23 ({1 << 23:,}): fit the 2^x neuron with fewer "
+                             "bases or time steps")
         cells = (1 << (FRACTION_BITS - _CELL_BITS)) + 1
         past = (cells << _CELL_BITS) + 1  # beyond the last cell: counted by no record
         jb = torch.ceil(breaks64 * float(1 << FRACTION_BITS)).clamp(-1, past).to(torch.int64)

@@ -185,6 +185,12 @@ def test_fraction_table_equals_the_table_on_every_grid_point(monkeypatch):
         assert torch.equal(e[:, 1:].reshape(-1)[:len(f)], values[want].float() * 0.5)  # 2^-1
 
 
+def test_fraction_table_refuses_more_breaks_than_a_record_can_count():
+    breaks = torch.zeros(1 << 23, dtype=torch.float64)
+    with pytest.raises(ValueError, match="fewer bases or time steps"):
+        kernels.Fractions.build(breaks, torch.zeros(len(breaks) + 1, dtype=torch.float64))
+
+
 def test_quantiser_equals_the_encoder_staircase():
     """The identity encoder's closed form is proven against its staircase and then equals
     the table lookup on every input, including NaN, infinities and saturation."""
