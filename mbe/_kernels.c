@@ -434,6 +434,7 @@ typedef struct {
 
 #define FRACTION_SCALE 16777216.0f /* 2^24 */
 #define CELL_SHIFT 7
+#define CELL_MASK 127u /* j & CELL_MASK: j's offset in its cell */
 #define OVERFLOW_BIT (1u << 23)
 #define BASE_BITS 0x7FFFFFu
 
@@ -447,7 +448,7 @@ static int32_t count_on(const float *brk, int64_t count, int32_t k, float f) {
 static inline int32_t fraction_index(float f, const fractions_t *t) {
     const int32_t j = (int32_t)(f * FRACTION_SCALE);
     const uint64_t r = t->records[j >> CELL_SHIFT];
-    const uint32_t off = (uint32_t)j & 127u;
+    const uint32_t off = (uint32_t)j & CELL_MASK;
     int32_t k = (int32_t)((uint32_t)r & BASE_BITS);
     for (int slot = 0; slot < 5; slot++) k += off >= (uint32_t)(r >> (24 + 8 * slot) & 0xFF);
     return (uint32_t)r & OVERFLOW_BIT ? count_on(t->brk, t->count, k, f) : k;
@@ -579,7 +580,7 @@ static inline __m512i fraction_index16(__m512i j, __mmask16 keep, const fraction
                                                    (const void *)t->records, 8);
     const __m512i lo = _mm512_permutex2var_epi32(r0, even, r1); /* bits 0-31 of each record */
     const __m512i hi = _mm512_permutex2var_epi32(r0, _mm512_add_epi32(even, one), r1);
-    const __m512i off = _mm512_and_si512(j, _mm512_set1_epi32(127));
+    const __m512i off = _mm512_and_si512(j, _mm512_set1_epi32(CELL_MASK));
     __m512i k = _mm512_maskz_and_epi32(keep, lo, _mm512_set1_epi32(BASE_BITS));
     k = _mm512_mask_add_epi32(k, _mm512_cmpge_epu32_mask(off, _mm512_srli_epi32(lo, 24)) & keep,
                               k, one);

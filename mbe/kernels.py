@@ -291,23 +291,23 @@ class Table:
                              f"values, got shape {tuple(values.shape)}")
         self.breaks = breaks.to(F64).contiguous()
         self.values = values.to(F64).contiguous()
-        self._by_dtype: dict[tuple, _Cells] = {}
+        self._built: dict[tuple, _Cells | Fractions] = {}  # by dtype, or fractions
 
     def cells(self, dtype: torch.dtype, out: torch.dtype | None = None, *,
               merged: bool = False) -> _Cells:
         """The bucketed tables for x of `dtype`; merged=True drops the breaks between pieces
         of equal value (same values, fewer breaks: for lookups that need no piece index)."""
         key = (dtype, out or dtype, merged)
-        if key not in self._by_dtype:
-            self._by_dtype[key] = _cells(*self._pieces(merged), dtype, out or dtype)
-        return self._by_dtype[key]
+        if key not in self._built:
+            self._built[key] = _cells(*self._pieces(merged), dtype, out or dtype)
+        return self._built[key]
 
     def fractions(self, *, merged: bool = False) -> Fractions:
         """The `Fractions` form of this table (for f in [0, 1]; see `cells` for merged)."""
         key = ("fractions", merged)
-        if key not in self._by_dtype:
-            self._by_dtype[key] = Fractions.build(*self._pieces(merged))
-        return self._by_dtype[key]
+        if key not in self._built:
+            self._built[key] = Fractions.build(*self._pieces(merged))
+        return self._built[key]
 
     def _pieces(self, merged: bool) -> tuple[Tensor, Tensor]:
         """(breaks, values), without the breaks between pieces of equal value if merged."""
