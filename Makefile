@@ -35,7 +35,7 @@ reproduce: $(STAMP)
 		echo "==> $$nb"; \
 		$(PAPERMILL) -k python3 --cwd . "$$nb" "$(NB_OUT)/$$(basename "$$nb")"; \
 	done
-	$(PY) -m mbe.report
+	$(PY) -m mbe.viz.report
 
 benchmark: $(STAMP)
 	@set -e; for b in $(BENCHMARKS); do \

@@ -3,7 +3,7 @@
 Prints, for all-MiniLM-L6-v2 on one batch of 32 real sentences padded to 128 tokens:
   * the forward times of the ANN, of the converted model in "mbe" mode (the fitted neurons'
     fast path, T=16) and in "spike" mode (the T-step simulation of every neuron,
-    `mbe.simulator`): medians of `--repeats` rounds, each running all three in turn;
+    `mbe.core.simulator`): medians of `--repeats` rounds, each running all three in turn;
   * each mode's ratio to the ANN, and whether both modes agree exactly.
 
 Targets: mbe / ANN <= 2, spike / ANN <= 6 (2 threads).
@@ -39,10 +39,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     import mbe
-    from mbe.convert import embeddings, set_mode
+    from mbe.studies import corpora
 
-    tokenizer, ann = embeddings.load_encoder(embeddings.MINILM)
-    sentences = embeddings.real_sentences(64)
+    tokenizer, ann = corpora.load_encoder()
+    sentences = corpora.real_sentences(64)
 
     def encode(texts):
         return dict(tokenizer(texts, padding="max_length", truncation=True, max_length=128,
@@ -57,10 +57,10 @@ def main() -> None:
     print(f"all-MiniLM-L6-v2, batch 32 x 128 tokens, T={args.timesteps}, "
           f"{args.threads} threads", flush=True)
     fast = forward(snn, batch)
-    same = torch.equal(forward(set_mode(snn, "spike"), batch), fast)
+    same = torch.equal(forward(mbe.set_mode(snn, "spike"), batch), fast)
     t = alternating_medians({"ann": lambda: forward(ann, batch),
-                             "mbe": lambda: forward(set_mode(snn, "mbe"), batch),
-                             "spike": lambda: forward(set_mode(snn, "spike"), batch)},
+                             "mbe": lambda: forward(mbe.set_mode(snn, "mbe"), batch),
+                             "spike": lambda: forward(mbe.set_mode(snn, "spike"), batch)},
                             args.repeats)
     print(f"ANN forward:             {t['ann']:.3f} s")
     print(f"SNN forward, mbe mode:   {t['mbe']:.3f} s   ratio {t['mbe'] / t['ann']:.2f}x "

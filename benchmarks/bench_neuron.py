@@ -17,12 +17,12 @@ import torch
 
 
 def bench_table(threads: int) -> None:
-    from mbe import experiments
+    from mbe.studies import neuron as neuron_study
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["MBE_CACHE_DIR"] = cache  # cold cache: every cell is really fitted
         start = time.perf_counter()
-        table = experiments.table_x() + experiments.table_vii()
+        table = neuron_study.table_x() + neuron_study.table_vii()
         total = time.perf_counter() - start
     fits = {(r["function"], tuple(r["domain"]), r["n_basis"], r["decay"], r["variant"]):
             r["fit_seconds"] for r in table}
@@ -37,7 +37,7 @@ def bench_table(threads: int) -> None:
 
 def bench_fast_path(n_inputs: int) -> None:
     import mbe
-    from mbe.dynamics import simulate
+    from mbe.core.dynamics import simulate
 
     neuron = mbe.fit("gelu", (-120, 10), 8, 16, progress=False)
     x = (torch.randn(n_inputs, generator=torch.Generator().manual_seed(0)) * 3).to(torch.float64)

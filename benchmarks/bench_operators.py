@@ -31,7 +31,7 @@ def cases():
     hidden = torch.randn(32, 128, 384, generator=g) * 2
     q, k = torch.randn(32, 12, 128, 64, generator=g), torch.randn(32, 12, 64, 128, generator=g)
     ln = torch.nn.LayerNorm(384, eps=1e-12)
-    gelu, softmax = Activation("gelu"), Softmax()
+    gelu, softmax = Activation("gelu", activation_basis=4), Softmax()
     layer_norm = LayerNorm.from_module(ln, input_range=(-12.0, 12.0))
     mul = Multiply((-6.0, 6.0), (-6.0, 6.0))
     return [

@@ -1,4 +1,4 @@
-"""The paper's published numbers, read from ``mbe/data/paper_values.json``.
+"""The paper's published numbers, read from ``mbe/paper_values.json``.
 
 Everything here is a value printed in (or transcribed from) Wang et al., AAAI-26,
 arXiv 2508.07710: published values, never measurements of this project. Each
@@ -21,7 +21,7 @@ TABLE_X_N: tuple[int | str, ...] = (1, 2, 4, 6, 8, "no_decay_n8")
 
 @functools.lru_cache(maxsize=1)
 def _load() -> dict[str, Any]:
-    text = resources.files("mbe").joinpath("data/paper_values.json").read_text(encoding="utf-8")
+    text = resources.files("mbe").joinpath("paper_values.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

@@ -1,4 +1,5 @@
-"""Shared test setup: offline hub, a throwaway cache directory, two torch threads."""
+"""Shared test setup: offline hub, a throwaway cache directory, two torch threads, and the
+fixtures that skip, naming why, where the compiled loops a test compares cannot run."""
 import os
 
 import pytest
@@ -15,3 +16,28 @@ def _isolated_environment(tmp_path_factory):
         mp.setenv("MBE_CACHE_DIR", str(tmp_path_factory.mktemp("mbe-cache")))
         mp.setenv("HF_HUB_OFFLINE", "1")
         yield
+
+
+@pytest.fixture
+def native():
+    """The compiled loops. A test comparing them with the torch path would compare the torch
+    path with itself without them: it is skipped, with the reason they did not load."""
+    from mbe.native import loader
+
+    lib = loader.library()
+    if lib is None:
+        pytest.skip(f"the compiled loops did not load ({loader.status()['error']}): this test "
+                    "compares them with the torch path, which alone is what runs here")
+    return lib
+
+
+@pytest.fixture
+def avx512(native):
+    """The AVX-512 loops. Without them a vector-against-scalar test compares the scalar loop
+    with itself: it is skipped, naming the CPU feature missing."""
+    from mbe.native import loader
+
+    if not loader.status()["avx512"]:
+        pytest.skip("this CPU has no AVX-512F: the vector loops under test do not run here, so "
+                    "both sides of the comparison would be the scalar loop")
+    return native

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import mbe
-from mbe.convert import ConversionError, set_mode
+from mbe.conversion import ConversionError, set_mode
 
 
 def _settle(model: nn.Module) -> nn.Module:

@@ -2,15 +2,15 @@
 import pytest
 import torch
 
-from mbe.convert import embeddings
+from mbe.studies import corpora, embeddings
 
 
 def test_real_sentences_are_distinct_deterministic_and_held_out():
-    first = embeddings.real_sentences(300, seed=0)
+    first = corpora.real_sentences(300, seed=0)
     assert len(set(first)) == 300
-    assert embeddings.real_sentences(300, seed=0) == first
-    assert embeddings.real_sentences(10, seed=0, skip=290) == first[290:]
-    assert embeddings.real_sentences(300, seed=1) != first
+    assert corpora.real_sentences(300, seed=0) == first
+    assert corpora.real_sentences(10, seed=0, skip=290) == first[290:]
+    assert corpora.real_sentences(300, seed=1) != first
     for sentence in first:
         assert 8 <= len(sentence.split()) <= 40 and sentence[-1] in ".!?"
 
@@ -19,12 +19,12 @@ def test_a_text_file_is_a_source(tmp_path):
     path = tmp_path / "text.txt"
     path.write_text("This sentence is long enough to be kept as real prose here. Too short.\n\n"
                     "    indented code is dropped entirely from the text here.\n")
-    assert embeddings.real_sentences(1, source=str(path)) == [
+    assert corpora.real_sentences(1, source=str(path)) == [
         "This sentence is long enough to be kept as real prose here."]
     with pytest.raises(ValueError, match="usable sentences"):
-        embeddings.real_sentences(2, source=str(path))
+        corpora.real_sentences(2, source=str(path))
     with pytest.raises(ValueError, match="neither 'pydoc' nor a readable file"):
-        embeddings.real_sentences(1, source=str(tmp_path / "missing.txt"))
+        corpora.real_sentences(1, source=str(tmp_path / "missing.txt"))
 
 
 def test_agreement_is_cosine_per_sentence():

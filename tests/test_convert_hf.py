@@ -13,7 +13,7 @@ from transformers import (BertConfig, BertForSequenceClassification, BertModel, 
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
 
 import mbe
-from mbe.convert import hf, set_mode
+from mbe.conversion import hf, set_mode
 
 VOCAB = 100
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mbe import energy, paper
+from mbe import paper
+from mbe.studies import energy
 from mbe.ops import Multiply
 
 
@@ -70,7 +71,7 @@ def test_price_by_hand():
 
 
 def test_counts_from_a_spiking_multiply_match_its_spike_tensors():
-    mul = Multiply((-1.0, 1.0), (0.0, 2.0), timesteps=6, n_basis=2, mode="spike")
+    mul = Multiply((-1.0, 1.0), (0.0, 2.0), timesteps=6, identity_basis=2, mode="spike")
     a, b = torch.rand(50) * 2 - 1, torch.rand(50) * 2
     mul(a, b)
     snn = energy.snn_counts(mul.report())

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 import mbe
-from mbe import analysis, explorer, targets
-from mbe.neuron import mbe_kernels
+from mbe.core import analysis, targets
+from mbe.viz import explorer
+from mbe.core.neuron import mbe_kernels
 
 BUDGET = {"samples": 400, "epochs": 4}
 
@@ -230,7 +231,7 @@ def _pixels(png: bytes) -> np.ndarray:
 
 
 def test_blitted_redraw_matches_a_full_draw():
-    from mbe.livefigure import Panels
+    from mbe.viz.livefigure import Panels
 
     t = np.linspace(0, 6, 200)
     blit = Panels(("a", "b"), ncols=2, figsize=(6, 3), dpi=60)
@@ -245,7 +246,7 @@ def test_blitted_redraw_matches_a_full_draw():
 
 
 def test_held_ranges_widen_when_the_data_leave_them():
-    from mbe.livefigure import Panels
+    from mbe.viz.livefigure import Panels
 
     t = np.linspace(0, 6, 200)
     p = Panels(("a", "b"), ncols=2, figsize=(6, 3), dpi=60)
@@ -271,27 +272,27 @@ OP_T, OP_N = 8, 2
 
 @pytest.fixture(scope="module")
 def softmax_case():
-    from mbe import composite
+    from mbe.studies import composite
     from mbe.ops import Softmax
 
-    op = Softmax(timesteps=OP_T, n_basis=OP_N)
+    op = Softmax(timesteps=OP_T, arithmetic_basis=OP_N)
     x = composite.softmax_inputs(rows=8, length=32, scale=2.0)
     return op, x
 
 
 def test_step_errors_isolate_each_primitive_and_end_at_the_operator(softmax_case):
-    from mbe import composite
+    from mbe.studies import composite
 
     op, x = softmax_case
-    fitted = {k: p.fitted for k, p in op.primitives.items()}
+    fitted = {k: op.fitted(k) for k in op.primitive_names}
     errors = composite.step_errors(op, lambda: op(x))
-    assert list(errors) == list(op.primitives) + [composite.ALL]
+    assert list(errors) == op.primitive_names + [composite.ALL]
     assert all(len(v) == OP_T for v in errors.values())
     for values in errors.values():
         assert values[-1] < values[0]  # more steps, less error
     # after all T steps, reading every primitive out is the operator itself (its fast path)
     y_all, exact = composite.output_after(op, lambda: op(x), OP_T)
-    assert op.mode == "mbe" and all(op.primitives[k].fitted is f for k, f in fitted.items())
+    assert op.mode == "mbe" and all(op.fitted(k) is f for k, f in fitted.items())
     torch.testing.assert_close(y_all, op(x), atol=1e-6, rtol=0)
     torch.testing.assert_close(exact, torch.softmax(x, -1), atol=1e-6, rtol=0)
     rel = float((op(x) - exact).norm() / exact.norm())
@@ -299,10 +300,11 @@ def test_step_errors_isolate_each_primitive_and_end_at_the_operator(softmax_case
 
 
 def test_step_errors_need_a_calibrated_layernorm():
-    from mbe import composite
+    from mbe.studies import composite
     from mbe.ops import LayerNorm
 
-    ln = LayerNorm(8, torch.ones(8), torch.zeros(8), 1e-5, timesteps=OP_T, n_basis=OP_N)
+    ln = LayerNorm(8, torch.ones(8), torch.zeros(8), 1e-5, timesteps=OP_T,
+                   arithmetic_basis=OP_N)
     with pytest.raises(ValueError, match="input_range"):
         composite.step_errors(ln, lambda: ln(torch.randn(2, 8)))
     with pytest.raises(TypeError, match="composite operator"):
@@ -310,7 +312,7 @@ def test_step_errors_need_a_calibrated_layernorm():
 
 
 def test_operator_view_answers_its_controls(softmax_case):
-    from mbe import composite
+    from mbe.studies import composite
 
     view = explorer.explore_operator("softmax", timesteps=OP_T, n_basis=OP_N, rows=8,
                                      length=32)
@@ -329,7 +331,7 @@ def test_operator_view_answers_its_controls(softmax_case):
 
 
 def test_saving_the_views_leaves_the_live_figure_intact(ex, tmp_path):
-    from mbe import plots
+    from mbe import viz as plots
 
     ex.controls["tau_d"].value = 1.5
     shown = _pixels(ex.image.value)

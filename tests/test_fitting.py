@@ -1,10 +1,12 @@
 """mbe.fit: variants, options, determinism, the cache and its integrity check, errors."""
+import warnings
+
 import pytest
 import torch
 
 import mbe
-from mbe import analysis, registry
-from mbe.fitting import config_for
+from mbe.core import analysis, fitting, registry
+from mbe.core.fitting import config_for
 
 QUICK = {"epochs": 30, "samples": 2_000}
 
@@ -65,26 +67,43 @@ def test_callable_target_and_named_target_errors():
         mbe.fit("reciprocal", (-1, 1), 1, 4, progress=False, **QUICK)
 
 
-def test_cache_hit_returns_the_same_neuron():
-    a = mbe.fit("tanh", (-3, 3), 2, 8, progress=False, **QUICK)
-    b = mbe.fit("tanh", (-3, 3), 2, 8, progress=False, **QUICK)
-    assert a is not b
+def _no_fitting(monkeypatch):
+    """From here on, a fit that is not served by the cache fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("fitted again: the cache did not serve this neuron")
+    monkeypatch.setattr(fitting, "_fit_mbe", refuse)
+
+
+def test_cache_hit_returns_the_same_neuron_without_fitting(monkeypatch):
+    a = mbe.fit("tanh", (-3, 3), 2, 8, progress=False, seed=10, **QUICK)
+    written = sorted(p.name for p in registry.cache_dir().glob("*.pt"))
+    _no_fitting(monkeypatch)
+    b = mbe.fit("tanh", (-3, 3), 2, 8, progress=False, seed=10, **QUICK)
+    assert a is not b and b.meta["fit_seconds"] == a.meta["fit_seconds"]  # the stored fit
     for key, value in a.state_dict().items():
         assert torch.equal(value, b.state_dict()[key])
+    assert sorted(p.name for p in registry.cache_dir().glob("*.pt")) == written  # nothing new
+    with pytest.raises(AssertionError, match="did not serve"):  # another key is not served
+        mbe.fit("tanh", (-3, 3), 2, 8, progress=False, seed=99, **QUICK)
 
 
-def test_corrupted_cache_entry_is_detected_and_refitted():
+def test_corrupted_cache_entry_is_detected_refitted_and_rewritten(monkeypatch):
     opts = dict(progress=False, seed=11, **QUICK)
+    before = set(registry.cache_dir().glob("*.pt"))
     first = mbe.fit("tanh", (-2, 2), 2, 8, **opts)
-    blobs = sorted(registry.cache_dir().glob("*.pt"), key=lambda p: p.stat().st_mtime)
-    blob = blobs[-1]
+    (blob,) = set(registry.cache_dir().glob("*.pt")) - before
     data = bytearray(blob.read_bytes())
     data[len(data) // 2] ^= 0xFF
     blob.write_bytes(bytes(data))
     with pytest.warns(UserWarning, match="corrupted"):
         again = mbe.fit("tanh", (-2, 2), 2, 8, **opts)
     assert torch.equal(again.tau, first.tau)
-    assert mbe.fit("tanh", (-2, 2), 2, 8, **opts) is not None  # the entry was rewritten
+    assert blob.read_bytes() != bytes(data)  # the entry was rewritten ...
+    _no_fitting(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ... and now verifies: served without a warning
+        served = mbe.fit("tanh", (-2, 2), 2, 8, **opts)
+    assert torch.equal(served.tau, first.tau)
 
 
 def test_stale_cache_entry_is_not_loaded(monkeypatch):

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import mbe
-from mbe.dynamics import Kernels, Readout, simulate
-from mbe.identity import error_bound, identity_encoder
-from mbe.neuron import F64, mbe_kernels
+from mbe.core.dynamics import Kernels, Readout, simulate
+from mbe.core.identity import error_bound, identity_encoder
+from mbe.core.neuron import F64, mbe_kernels
 
 
 def _breakpoint_probe(neuron, lo, hi, n=200_001):

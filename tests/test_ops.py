@@ -10,12 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mbe import kernels
-from mbe.dynamics import spike_code
+from mbe.native import loader, tables
+from mbe.native import softmax as native_softmax
+from mbe.core.dynamics import spike_code
 from mbe.ops import Activation, LayerNorm, Multiply, Softmax
-from mbe.primitives import dyadic_range, fitted, identity
-from mbe.multiply import coincidence_sum, intensity_matrix
-from mbe.softmax import LOG2E
+from mbe.ops.primitives import dyadic_range, fitted, identity
+from mbe.ops.multiply import coincidence_sum, intensity_matrix
+from mbe.ops.softmax import LOG2E
 
 T, N = 8, 2
 
@@ -26,12 +27,12 @@ def _gen(seed=0):
 
 @pytest.fixture(scope="module")
 def gelu():
-    return Activation("gelu", timesteps=T, n_basis=N)
+    return Activation("gelu", timesteps=T, activation_basis=N)
 
 
 @pytest.fixture(scope="module")
 def softmax():
-    return Softmax(timesteps=T, n_basis=N)
+    return Softmax(timesteps=T, arithmetic_basis=N)
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +62,10 @@ def _strip_mode(report):
 
 
 # -- the fast table ------------------------------------------------------------------------------
-def test_table_is_exact_at_every_break(gelu):
+def test_table_is_exact_at_every_break(gelu, native):
     """The bucketed lookup equals the neuron's float64 staircase at, just below and just above
     every breakpoint, for float32 and float64 inputs, with and without the C loops."""
-    f = gelu.primitives["gelu"].fitted
+    f = gelu.fitted("gelu")
     st = f.neuron.staircase
     b = st.breaks[(st.breaks > -20) & (st.breaks < 20)]
     inf = torch.tensor(math.inf, dtype=torch.float64)
@@ -83,7 +84,7 @@ def test_table_is_exact_at_every_break(gelu):
 
 
 def test_table_marks_nan():
-    table = kernels.Table(torch.tensor([0.0, 1.0], dtype=torch.float64),
+    table = tables.Table(torch.tensor([0.0, 1.0], dtype=torch.float64),
                           torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
     y, idx, summary = table(torch.tensor([-1.0, 0.5, float("nan"), 2.0]), (0.0, 1.0), index=True)
     assert y[[0, 1, 3]].tolist() == [1.0, 2.0, 3.0] and math.isnan(y[2])
@@ -103,7 +104,7 @@ def _edge_inputs(breaks: Tensor, dtype, n_random: int = 1001) -> Tensor:
 
 
 def _with_simd(flag, fn, monkeypatch):
-    monkeypatch.setattr(kernels, "SIMD", flag)
+    monkeypatch.setattr(loader, "SIMD", flag)
     return fn()
 
 
@@ -116,10 +117,10 @@ def _same(a, b):
             assert u == v
 
 
-def test_vector_and_scalar_loops_agree(gelu, softmax, monkeypatch):
+def test_vector_and_scalar_loops_agree(gelu, softmax, monkeypatch, avx512):
     """The AVX-512 loops (where the CPU has them) give the scalar loops' values, piece
     indices and statistics bit for bit: the lookup, the quantiser and the softmax numerator."""
-    f = gelu.primitives["gelu"].fitted
+    f = gelu.fitted("gelu")
     ident = identity(-3.0, 5.0, 2, T)
     x32 = _edge_inputs(f.neuron.staircase.breaks, torch.float32)
     rows = (torch.randn(37, 45, generator=_gen(22)) * 20).contiguous()
@@ -127,35 +128,35 @@ def test_vector_and_scalar_loops_agree(gelu, softmax, monkeypatch):
     rows[4, 2] = 1.0
     cases = [lambda: f.table(x32, f.domain, index=True), lambda: f.table(x32, f.domain),
              lambda: ident.table(x32, ident.domain, index=True),
-             lambda: kernels.softmax_exp(rows, 1.4426950408889634, softmax.numerator.table,
+             lambda: native_softmax.softmax_exp(rows, 1.4426950408889634, softmax.numerator.table,
                                          index=True),
-             lambda: kernels.softmax_exp(rows, 1.4426950408889634, softmax.numerator.table,
+             lambda: native_softmax.softmax_exp(rows, 1.4426950408889634, softmax.numerator.table,
                                          denominator=(softmax.denominator.table, (0.5, 1.0)))]
     for case in cases:
         _same(_with_simd(True, case, monkeypatch), _with_simd(False, case, monkeypatch))
 
 
-def test_softmax_split_makes_only_fractions_on_the_grid():
-    """Every f the float32 split makes is j / 2^24 (the proof in `_kernels.c`, fractions_t),
+def test_softmax_split_makes_only_fractions_on_the_grid(native):
+    """Every f the float32 split makes is j / 2^24 (the proof in `mbe/native/softmax.c`),
     the key of the softmax's 2^x table: rows of every scale, and entries just below the row
     maximum, where z = (x - m) log2e lies in (-1/2, 0) and f = fl(z + 1)."""
     g = _gen(23)
     rows = torch.cat([torch.randn(64, 128, generator=g) * s for s in (1e-6, 0.1, 3, 40)])
     rows[:, 0] = 7.0
     rows[:, 1:9] = 7.0 - torch.rand(rows.shape[0], 8, generator=g) * 2.0**-torch.arange(8)
-    _, _, k, f = kernels.softmax_split(rows.contiguous(), LOG2E, -126)
-    j = f.double() * 2**kernels.FRACTION_BITS
+    _, _, k, f = native_softmax.softmax_split(rows.contiguous(), LOG2E, -126)
+    j = f.double() * 2**tables.FRACTION_BITS
     assert len(f) > 0 and torch.equal(j, j.round()) and bool(((f >= 0) & (f <= 1)).all())
 
 
-def test_fraction_table_equals_the_table_on_every_grid_point(monkeypatch):
-    """The softmax loop's fraction table (`kernels.Fractions`) gives the table's piece and
+def test_fraction_table_equals_the_table_on_every_grid_point(monkeypatch, native):
+    """The softmax loop's fraction table (`tables.Fractions`) gives the table's piece and
     value at every f = j / 2^24, j = 0 .. 2^24, in both loops: breaks on and between grid
     points, below 0 and above 1, repeated, and cells with five and with more than five
     breaks (counted on past the record)."""
     g = _gen(24)
-    step = 2.0**-kernels.FRACTION_BITS
-    on_grid = torch.randint(0, 2**kernels.FRACTION_BITS + 1, (3000,), generator=g) * step
+    step = 2.0**-tables.FRACTION_BITS
+    on_grid = torch.randint(0, 2**tables.FRACTION_BITS + 1, (3000,), generator=g) * step
     between = torch.rand(3000, generator=g, dtype=torch.float64)
     crowded = 0.25 + torch.arange(12) * 9 * step  # 12 breaks in one cell of 128 grid points
     full = 0.5 + torch.tensor([3.0, 20, 40, 60, 127]) * step  # a cell's five slots filled
@@ -164,9 +165,9 @@ def test_fraction_table_equals_the_table_on_every_grid_point(monkeypatch):
     breaks = torch.cat([breaks[(breaks < 0.5) | (breaks >= 0.5 + 128 * step)], full]).sort().values
     values = torch.rand(len(breaks) + 1, generator=g, dtype=torch.float64) + 1.0
     values[5:9] = values[4]  # equal neighbours, merged in the value lookup
-    table = kernels.Table(breaks, values)
+    table = tables.Table(breaks, values)
     assert bool((table.fractions().records[:, 0] >> 23 & 1).any())  # an overflowing cell
-    j = torch.arange(2**kernels.FRACTION_BITS + 1)
+    j = torch.arange(2**tables.FRACTION_BITS + 1)
     f = j.double() * step
     # rows [0, f - 1, ...] with log2e = 1: z = f - 1 and f = z - floor(z); the last f (1)
     # comes from z = -2^-30, where f = fl(z + 1)
@@ -178,17 +179,17 @@ def test_fraction_table_equals_the_table_on_every_grid_point(monkeypatch):
     rows = torch.cat([torch.zeros(len(x), 1), x], 1).contiguous()
     want = torch.searchsorted(breaks, f, right=True)
     for simd in (True, False):
-        monkeypatch.setattr(kernels, "SIMD", simd)
-        _, _, idx, _, _ = kernels.softmax_exp(rows, 1.0, table, index=True)
+        monkeypatch.setattr(loader, "SIMD", simd)
+        _, _, idx, _, _ = native_softmax.softmax_exp(rows, 1.0, table, index=True)
         assert torch.equal(idx[:, 1:].reshape(-1)[:len(f)].long(), want)
-        e, _, _, _, _ = kernels.softmax_exp(rows, 1.0, table)
+        e, _, _, _, _ = native_softmax.softmax_exp(rows, 1.0, table)
         assert torch.equal(e[:, 1:].reshape(-1)[:len(f)], values[want].float() * 0.5)  # 2^-1
 
 
 def test_fraction_table_refuses_more_breaks_than_a_record_can_count():
     breaks = torch.zeros(1 << 23, dtype=torch.float64)
     with pytest.raises(ValueError, match="fewer bases or time steps"):
-        kernels.Fractions.build(breaks, torch.zeros(len(breaks) + 1, dtype=torch.float64))
+        tables.Fractions.build(breaks, torch.zeros(len(breaks) + 1, dtype=torch.float64))
 
 
 def test_quantiser_equals_the_encoder_staircase():
@@ -205,7 +206,7 @@ def test_quantiser_equals_the_encoder_staircase():
 
 def test_quantiser_that_disagrees_falls_back_to_the_table():
     ident = identity(-3.0, 5.0, 2, T)
-    wrong = kernels.Quantiser(ident.table.table, ident.domain[0] + ident.beta / 3, ident.beta,
+    wrong = tables.Quantiser(ident.table.table, ident.domain[0] + ident.beta / 3, ident.beta,
                               ident.m, ident.span)
     assert not wrong.exact_for(torch.float32)
     x = _edge_inputs(ident.neuron.staircase.breaks, torch.float32)
@@ -239,13 +240,13 @@ def test_spike_product_equals_product_of_reconstructions():
     product = ia.beta * ib.beta * total
     assert torch.allclose(product, ra * rb, rtol=1e-12, atol=1e-12)
     # and the operator returns exactly that, in both modes
-    mul = Multiply((-3.0, 5.0), (-2.0, 2.0), timesteps=T, n_basis=4)
+    mul = Multiply((-3.0, 5.0), (-2.0, 2.0), timesteps=T, identity_basis=4)
     (fast, spiking), _ = _both_modes(mul, a, b)
     assert torch.equal(fast, product) and torch.equal(spiking, product)
 
 
 def test_multiply_error_bound_and_modes():
-    mul = Multiply((-4.0, 4.0), (-1.0, 3.0), timesteps=T, n_basis=8)
+    mul = Multiply((-4.0, 4.0), (-1.0, 3.0), timesteps=T, identity_basis=8)
     ia, ib = mul.encoders
     g = _gen(4)
     a = torch.rand(64, 1, generator=g) * 8 - 4
@@ -264,7 +265,7 @@ def test_multiply_error_bound_and_modes():
 
 
 def test_matmul_modes_agree_and_count():
-    mul = Multiply((-2.0, 2.0), (-3.0, 3.0), timesteps=T, n_basis=2)
+    mul = Multiply((-2.0, 2.0), (-3.0, 3.0), timesteps=T, identity_basis=2)
     g = _gen(5)
     q = torch.randn(2, 3, 5, 8, generator=g).clamp(-2, 2)
     k = torch.randn(2, 3, 8, 6, generator=g).clamp(-3, 3)
@@ -278,7 +279,7 @@ def test_matmul_modes_agree_and_count():
 
 
 def test_out_of_range_operands_are_counted_not_hidden():
-    mul = Multiply((0.0, 1.0), (0.0, 1.0), timesteps=T, n_basis=2)
+    mul = Multiply((0.0, 1.0), (0.0, 1.0), timesteps=T, identity_basis=2)
     lo, hi = mul.encoders[0].domain
     a = torch.tensor([0.5, hi + 3.0, lo - 2.0])
     mul(a, torch.ones(3))
@@ -292,10 +293,10 @@ def test_out_of_range_operands_are_counted_not_hidden():
     ("gelu", F.gelu), ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh")),
     ("tanh", torch.tanh), ("silu", F.silu), ("relu", F.relu)])
 def test_exact_mode_is_the_float_function_and_fits_nothing(kind, reference):
-    op = Activation(kind, timesteps=T, n_basis=N, domain=(-7.0, 7.0), mode="exact")
+    op = Activation(kind, timesteps=T, activation_basis=N, domain=(-7.0, 7.0), mode="exact")
     x = torch.linspace(-6, 6, 1001)
     assert torch.allclose(op(x), reference(x), atol=1e-6)
-    assert "neuron" not in vars(op.primitives[kind].fitted)  # exact mode never fits
+    assert not op.describe()[kind]["fitted"]  # exact mode never fits
 
 
 def test_gelu_and_gelu_tanh_are_different_functions():
@@ -332,7 +333,7 @@ def test_activation_rejects_unknown_kind_and_mode(gelu):
 
 # -- softmax --------------------------------------------------------------------------------------
 def test_softmax_exact_mode_is_softmax():
-    op = Softmax(timesteps=T, n_basis=N, mode="exact", dim=1)
+    op = Softmax(timesteps=T, arithmetic_basis=N, mode="exact", dim=1)
     x = torch.randn(4, 7, 5, generator=_gen(7)) * 4
     assert torch.allclose(op(x), torch.softmax(x, 1), atol=1e-6)
 
@@ -353,15 +354,15 @@ def test_softmax_modes_agree_with_causal_and_additive_masks(softmax):
             assert bool((fast[..., ~causal] == 0).all())  # masked positions get exactly 0
 
 
-def test_softmax_fused_kernel_equals_torch_path(softmax, monkeypatch):
+def test_softmax_fused_kernel_equals_torch_path(softmax, monkeypatch, native):
     x = torch.randn(6, 33, generator=_gen(10)) * 5
     x[0, 3] = -200.0  # flushed: e^x below float32's normal range
     fused = softmax(x)
-    monkeypatch.setattr(kernels, "softmax_exp", lambda *a, **k: None)
+    monkeypatch.setattr(native_softmax, "softmax_exp", lambda *a, **k: None)
     assert torch.equal(softmax(x), fused)
 
 
-def test_softmax_split_and_place_in_c_equal_torch(monkeypatch):
+def test_softmax_split_and_place_in_c_equal_torch(monkeypatch, native):
     """The element-by-element split (row max, z, k, f of the evaluated elements) and its
     inverse, in C and by torch: flushed, masked and NaN elements included."""
     x = torch.randn(7, 45, generator=_gen(11)) * 40
@@ -369,15 +370,15 @@ def test_softmax_split_and_place_in_c_equal_torch(monkeypatch):
     x[2, 5] = math.nan
     x[3, 8] = x[3].max() - 126.0 / LOG2E  # at the flush boundary
     low = -126
-    got = kernels.softmax_split(x, LOG2E, low)
+    got = native_softmax.softmax_split(x, LOG2E, low)
     values = torch.rand(int(got[1].sum()), generator=_gen(12))
-    placed = kernels.softmax_place(x, got[0], LOG2E, low, got[1], values)
-    monkeypatch.setattr(kernels, "library", lambda: None)
-    want = kernels.softmax_split(x, LOG2E, low)
+    placed = native_softmax.softmax_place(x, got[0], LOG2E, low, got[1], values)
+    monkeypatch.setattr(native_softmax, "library", lambda: None)
+    want = native_softmax.softmax_split(x, LOG2E, low)
     for a, b in zip(got, want):
         assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0))
     assert 0 < len(values) < x.numel() - 45  # some flushed, a NaN row
-    expected = kernels.softmax_place(x, want[0], LOG2E, low, want[1], values)
+    expected = native_softmax.softmax_place(x, want[0], LOG2E, low, want[1], values)
     assert torch.equal(placed.nan_to_num(7.0), expected.nan_to_num(7.0))
     assert bool(placed[2].isnan().all())
 
@@ -422,13 +423,13 @@ def test_softmax_rows_sum_to_one_and_report_is_json(softmax):
 
 # -- layer norm -----------------------------------------------------------------------------------
 def test_layernorm_exact_mode_is_layer_norm(layer_norm):
-    op = LayerNorm.from_module(layer_norm, timesteps=T, n_basis=N, mode="exact")
+    op = LayerNorm.from_module(layer_norm, timesteps=T, arithmetic_basis=N, mode="exact")
     x = torch.randn(3, 5, 24, generator=_gen(12)) * 3 + 1
     assert torch.allclose(op(x), layer_norm(x), atol=1e-5)
 
 
 def test_layernorm_shares_parameters(layer_norm):
-    op = LayerNorm.from_module(layer_norm, timesteps=T, n_basis=N)
+    op = LayerNorm.from_module(layer_norm, timesteps=T, arithmetic_basis=N)
     before = layer_norm.weight.detach().clone()
     op(torch.randn(2, 24, generator=_gen(13)))
     assert op.weight is layer_norm.weight and op.bias is layer_norm.bias
@@ -439,7 +440,8 @@ def test_layernorm_shares_parameters(layer_norm):
 
 @pytest.mark.parametrize("input_range", [(-6.0, 8.0), None])
 def test_layernorm_modes_agree(layer_norm, input_range):
-    op = LayerNorm.from_module(layer_norm, timesteps=T, n_basis=N, input_range=input_range)
+    op = LayerNorm.from_module(layer_norm, timesteps=T, arithmetic_basis=N,
+                               input_range=input_range)
     x = torch.randn(4, 6, 24, generator=_gen(14)) * 2 + 1
     with torch.no_grad():
         (fast, spiking), (r_fast, r_spike) = _both_modes(op, x)
@@ -453,7 +455,7 @@ def test_layernorm_modes_agree(layer_norm, input_range):
 def test_primitives_are_shared_not_refitted():
     a = fitted("gelu", (-120.0, 10.0), N, T)
     assert a is fitted("gelu", (-120, 10), N, T)
-    assert Activation("gelu", timesteps=T, n_basis=N).primitives["gelu"].fitted is a
+    assert Activation("gelu", timesteps=T, activation_basis=N).fitted("gelu") is a
 
 
 def test_covering_domain_fits_only_where_inputs_are():
@@ -467,10 +469,11 @@ def test_covering_domain_fits_only_where_inputs_are():
 def test_activation_error_is_measured_on_the_calibrated_range():
     """Inputs past the default domain: the neuron is fitted on their range, none fall outside,
     and the error is the neuron's, not the staircase's flat continuation."""
-    from mbe.accuracy import Setup, eval_activation
+    from mbe.ops import ConversionConfig
+    from mbe.studies.accuracy import eval_activation
 
     x = torch.linspace(-3.0, 20.0, 4001)
-    setup = Setup(timesteps=8, n_act=2)
+    setup = ConversionConfig(timesteps=8, activation_basis=2)
     calibrated = eval_activation("gelu", x, setup, "test", calibrated=(-3.0, 20.0))
     default = eval_activation("gelu", x, setup, "test")
     assert calibrated["fraction_outside"] == 0.0

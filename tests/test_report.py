@@ -1,4 +1,5 @@
-from mbe import records, report
+from mbe import records
+from mbe.viz import report
 
 
 def _record(variant, mse, n_basis=4, decay=True, scoring=None):

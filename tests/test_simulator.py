@@ -5,11 +5,12 @@ import pytest
 import torch
 
 import mbe
-from mbe import kernels, simulator
-from mbe.dynamics import Readout, simulate
-from mbe.identity import identity_encoder
-from mbe.kernels import summarize
-from mbe.neuron import F64
+from mbe.core import simulator
+from mbe.native import loader
+from mbe.core.dynamics import Readout, simulate
+from mbe.core.identity import identity_encoder
+from mbe.core.neuron import F64
+from mbe.ranges import Range
 
 
 def _random_neuron(seed, n=8, t=16):
@@ -35,7 +36,7 @@ def _inputs(neuron, dtype, n_random=5_003):
     odd length, so the AVX-512 loop leaves a tail to the lane loop (AVX2 where the CPU has
     it; the portable build with SIMD off)."""
     g = torch.Generator().manual_seed(7)
-    b = kernels.round_up(neuron.staircase.breaks, dtype)
+    b = loader.round_up(neuron.staircase.breaks, dtype)
     b = b[torch.isfinite(b)]
     specials = torch.tensor([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e300, -1e300])
     x = torch.cat([b, torch.nextafter(b, torch.tensor(-math.inf, dtype=dtype)),
@@ -50,8 +51,8 @@ def _same_bits(a, b):
 @pytest.mark.parametrize("simd", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", NEURONS)
-def test_simulation_equals_the_reference_bit_for_bit(name, dtype, simd, monkeypatch):
-    monkeypatch.setattr(kernels, "SIMD", simd)
+def test_simulation_equals_the_reference_bit_for_bit(name, dtype, simd, monkeypatch, native):
+    monkeypatch.setattr(loader, "SIMD", simd)
     neuron = NEURONS[name]()
     x = _inputs(neuron, dtype)
     sim = simulator.simulate(neuron, x, neuron.domain, counts=True, code=True)
@@ -62,7 +63,7 @@ def test_simulation_equals_the_reference_bit_for_bit(name, dtype, simd, monkeypa
     assert sim.spikes == int(spikes.sum())
     weights = 2.0 ** torch.arange(neuron.timesteps - 1, -1, -1, dtype=F64)
     assert torch.equal(sim.code.nan_to_num(-1.0), (spikes @ weights).sum(-1).masked_fill(nan, -1))
-    assert sim.summary == summarize(x, neuron.domain)
+    assert sim.seen == Range.of(x, neuron.domain)
     # and the exact fast path, from the same decoding order, gives the same values
     assert torch.equal(sim.values[~nan], neuron.staircase.lookup(x[~nan]))
 

@@ -1,0 +1,89 @@
+"""The T-step simulation (Eqs. 5-8) of a neuron over whole tensors: the engine of "spike" mode.
+
+`mbe.core.dynamics.simulate` is the readable reference: it steps every basis of every element in
+torch and keeps the (..., N, T) spike tensor. `simulate` here runs the same float64 operations
+per element and step in C (`mbe/native/simulate.c`) and keeps, instead of the
+spike tensor, what spike mode reads from it:
+
+    values  the decoded output (Eq. 8) in float64, NaN where x is NaN
+    counts  the spikes each element fired, over all bases and steps (int32)
+    code    sum_n sum_t s_n[t] 2^(T-1-t): each basis's spike train read as a binary number,
+            summed over bases (float64, an exact integer; NaN where x is NaN). For an identity
+            encoder this is its code q (Eq. 10; `mbe.ops.primitives.Identity`)
+
+Both give the same bits (tested on thresholds +-1 ulp, NaN, +-inf; every loop of the C code).
+Without a C compiler, or for T > 62 (the spike train no longer fits a 64-bit word), the
+reference runs instead.
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..native import loader
+from ..native.loader import F32, F64
+from ..native.structs import NeuronStruct
+from ..ranges import Range
+from .dynamics import simulate as reference_simulate, spike_code
+from .neuron import SpikingNeuron
+
+MAX_STEPS = 62
+
+
+@dataclass
+class Simulation:
+    """What one simulation of x produced: tensors in x's shape (see the module docstring;
+    None where not asked for), the Range of x against the domain, and the spikes fired."""
+
+    values: Tensor | None
+    counts: Tensor | None
+    code: Tensor | None
+    seen: Range
+    spikes: int
+
+
+def simulate(neuron: SpikingNeuron, x: Tensor, domain: tuple[float, float], *,
+             values: bool = True, counts: bool = False, code: bool = False) -> Simulation:
+    """Simulate `neuron` on every element of x (float32 or float64, taken exactly as float64).
+
+    values, counts and code choose the per-element results to keep. `seen` counts x against
+    `domain`; inputs outside it are simulated as they are, never clamped.
+    """
+    if x.dtype not in (F32, F64):
+        raise TypeError(f"the simulation takes float32 or float64 tensors, got {x.dtype}: "
+                        "convert the input first")
+    lib = loader.library()
+    ks, ro = neuron.kernels(), neuron.readout()
+    if lib is None or neuron.timesteps > MAX_STEPS or not bool(torch.isfinite(ks.vth).all()):
+        return _reference(neuron, x, domain, values, counts, code)
+    params = [t.to(F64).contiguous() for t in (ks.vth, ks.r, ks.d, ro.shift, ro.scale,
+                                               ro.weight)]
+    nr = NeuronStruct(neuron.timesteps, neuron.n_basis, *(t.data_ptr() for t in params),
+                 float(ro.bias))
+
+    def loop(xc, outs, lo, hi, stats):
+        getattr(lib, f"simulate_{'f32' if x.dtype == F32 else 'f64'}")(
+            loader.pointer(xc), ctypes.c_int64(xc.numel()), ctypes.byref(nr), *outs, lo, hi,
+            stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(loader.SIMD))
+
+    outs, seen, spikes = loader.elementwise(
+        x, domain, {"values": F64 if values else None, "code": F64 if code else None,
+                    "counts": torch.int32 if counts else None}, loop)
+    return Simulation(**outs, seen=seen, spikes=spikes)
+
+
+def _reference(neuron: SpikingNeuron, x: Tensor, domain, values: bool, counts: bool,
+               code: bool) -> Simulation:
+    """The same results from `mbe.core.dynamics.simulate` and its spike tensor."""
+    x64 = x.detach().to(F64)
+    y, spikes = reference_simulate(x64, neuron.kernels(), neuron.readout(), record=True)
+    nan = torch.isnan(x64)
+    q = spike_code(spikes).masked_fill(nan, math.nan)
+    per_element = spikes.sum((-2, -1)).to(torch.int32)
+    return Simulation(y.masked_fill(nan, math.nan) if values else None,
+                      per_element if counts else None, q if code else None,
+                      Range.of(x, domain), int(per_element.sum()))
