@@ -9,7 +9,7 @@ def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.2f}"
 
 
-def errorstable(errors: list[dict], neuron: str = "mbe") -> str:
+def errors_table(errors: list[dict], neuron: str = "mbe") -> str:
     """One row per operator and input set; per T: max abs / mean abs / relative error."""
     rows = [r for r in errors if r["neuron"] == neuron]
     ts = sorted({r["timesteps"] for r in rows})
@@ -31,7 +31,7 @@ def errorstable(errors: list[dict], neuron: str = "mbe") -> str:
     return table(header, body)
 
 
-def extrastable(errors: list[dict]) -> str:
+def extras_table(errors: list[dict]) -> str:
     """Softmax row sums, GELU inside its calibrated domain, and firing rates (MBE)."""
     header = ["operator", "inputs", "T", "softmax max abs(row sum - 1)",
               "max abs error inside the domain", "fraction outside", "firing rate (%)"]
@@ -43,7 +43,7 @@ def extrastable(errors: list[dict]) -> str:
     return table(header, body)
 
 
-def fstable(errors: list[dict]) -> str:
+def fs_table(errors: list[dict]) -> str:
     """Fig. 6(a): relative error of FS vs MBE primitives, per operator, T and input set."""
     mbe = {(r["operator"], r["inputs"], r["timesteps"]): r for r in errors if r["neuron"] == "mbe"}
     body = []
@@ -58,7 +58,7 @@ def fstable(errors: list[dict]) -> str:
                    "MBE rel error (measured)", "FS / MBE"], body)
 
 
-def firingtable(rows: list[dict]) -> str:
+def firing_table(rows: list[dict]) -> str:
     body = [[r["table_xi_name"] or "–", f"{r['operator']}: {r['primitive']}", str(r["n_basis"]),
              _pct(r["firing_rate"]),
              "–" if r["paper_vit_m16_percent"] is None else f"{r['paper_vit_m16_percent']:.2f}"]
@@ -67,7 +67,7 @@ def firingtable(rows: list[dict]) -> str:
                    "firing rate % (published, ViT-M/16)"], body)
 
 
-def energytable(rows: list[dict]) -> str:
+def energy_table(rows: list[dict]) -> str:
     body = [[r["convention"], f"{r['gelu_energy_ratio_percent']:.2f}",
              f"{r['gelu_ratio_at_paper_rate_percent']:.2f}",
              "yes" if r["reproduces_paper_gelu_ratio"] else "no",
@@ -93,7 +93,7 @@ BARS = (("softmax max abs error", "softmax", "minilm", "max_abs_error", 1e-2),
          1e-2))
 
 
-def barstable(errors: list[dict], timesteps: int, sweep: list[dict] = ()) -> str:
+def bars_table(errors: list[dict], timesteps: int, sweep: list[dict] = ()) -> str:
     """The accuracy bars at `timesteps`, from the T sweep (the notebook's N) and, for the
     GELU bar, from each N of the basis sweep."""
     found = []
@@ -118,15 +118,15 @@ def barstable(errors: list[dict], timesteps: int, sweep: list[dict] = ()) -> str
 
 def render(data: dict) -> str:
     t_max = max(r["timesteps"] for r in data["errors"])
-    parts = ["### Accuracy bars", barstable(data["errors"], t_max, data.get("basis_sweep", ())),
-             "### Conversion error (MBE)", errorstable(data["errors"]),
+    parts = ["### Accuracy bars", bars_table(data["errors"], t_max, data.get("basis_sweep", ())),
+             "### Conversion error (MBE)", errors_table(data["errors"]),
              "### Softmax row sums, in-domain GELU error, firing rates",
-             extrastable(data["errors"]),
-             "### Fig. 6(a): FS vs MBE primitives", fstable(data["errors"])]
+             extras_table(data["errors"]),
+             "### Fig. 6(a): FS vs MBE primitives", fs_table(data["errors"])]
     if data.get("firing_rates"):
         parts += ["### Firing rates in the layout of appendix Table XI",
-                  firingtable(data["firing_rates"])]
+                  firing_table(data["firing_rates"])]
     if data.get("energy"):
         parts += ["### Energy: E_SNN / E_ANN under every convention (45 nm FP32)",
-                  energytable(data["energy"])]
+                  energy_table(data["energy"])]
     return "\n\n".join(parts)
