@@ -34,6 +34,7 @@ reproduce: $(STAMP)
 	@set -e; for nb in $(NOTEBOOKS); do \
 		echo "==> $$nb"; \
 		$(PAPERMILL) -k python3 --cwd . "$$nb" "$(NB_OUT)/$$(basename "$$nb")"; \
+		$(PY) -m nbconvert --to html --log-level WARN "$(NB_OUT)/$$(basename "$$nb")"; \
 	done
 	$(PY) -m mbe.viz.report
 

@@ -335,7 +335,7 @@ def test_saving_the_views_leaves_the_live_figure_intact(ex, tmp_path):
 
     ex.controls["tau_d"].value = 1.5
     shown = _pixels(ex.image.value)
-    path = plots.save(ex.panels.figure, tmp_path, "views")  # a full draw at another dpi
+    path = plots.show(ex.panels.figure, tmp_path, "views")  # a full draw at another dpi
     assert path.exists()
     ex.controls["tau_d"].value = 1.4
     ex.controls["tau_d"].value = 1.5

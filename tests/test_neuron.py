@@ -5,9 +5,11 @@ import pytest
 import torch
 
 import mbe
+from mbe.core import analysis, fitting
 from mbe.core.dynamics import Kernels, Readout, simulate
 from mbe.core.identity import error_bound, identity_encoder
 from mbe.core.neuron import F64, mbe_kernels
+from mbe.studies import neuron as neuron_study
 
 
 def _breakpoint_probe(neuron, lo, hi, n=200_001):
@@ -156,3 +158,23 @@ def test_simulation_dynamics_are_the_shared_functional_core():
     out2, spikes2 = neuron.simulate(x)
     assert torch.equal(out, out2) and torch.equal(spikes, spikes2)
     assert isinstance(neuron.kernels(), Kernels)
+
+
+def test_error_profile_tells_where_a_neuron_errs():
+    neuron = mbe.MBENeuron.halving(n_basis=1, timesteps=8, domain=(0.0, 1.0))  # x on [0, 1)
+    x = torch.linspace(-1, 1 - 2**-8, 2_001, dtype=F64)
+    profile = analysis.error_profile(neuron, "identity", x)
+    assert profile["x_at_max_abs_error"] == -1.0 and profile["max_abs_error"] == 1.0
+    assert profile["output_at_max_abs_error"] == 0.0 and profile["min_output_below_zero"] == 0.0
+    assert 0.3 < profile["mse_below_zero"] < 0.34  # mean of x^2 over [-1, 0)
+    assert profile["mse_from_zero"] < 2.0**-16  # an 8-bit floor quantiser of [0, 1)
+
+
+def test_edi_records_say_which_epoch_the_fit_returned():
+    records, neurons = neuron_study.edi(timesteps=16, points=2_001, samples=500, epochs=5)
+    binary = next(r for r in records if r["init"] == "binary")
+    # the binary start is the 16-bit expansion of ReLU: no epoch beats it, the fit returns it
+    assert binary["kept_epoch"] == 0 and binary["epochs"] == 5
+    assert binary["train_mse_initial"] < 1e-9 < binary["train_mse_after_first_epoch"]
+    assert binary["train_mse_initial"] == min(neurons["binary"].meta["history"])
+    assert fitting.kept_epoch([3.0, 1.0, 1.0, float("nan")]) == 1

@@ -1,4 +1,5 @@
-"""Every numbered notebook runs end to end with tiny parameters.
+"""Every numbered notebook runs end to end with tiny parameters, and shows every figure it
+saves; an executed notebook renders to HTML with its figures inside.
 
 Results and figures go to pytest's tmp_path, so committed outputs are never overwritten.
 """
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from mbe.viz.display import FIGURE_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -66,6 +69,21 @@ def _check_results(notebook: str, results_dir: Path) -> None:
             assert not missing, f"a record in results/{spec} lacks {sorted(missing)}"
 
 
+def _shown_figures(executed: Path) -> list[str]:
+    """The figure names of the executed notebook's image/png outputs (see `mbe.viz.show`)."""
+    nb = nbformat.read(executed, as_version=4)
+    return [out.metadata.get(FIGURE_KEY) for cell in nb.cells if cell.cell_type == "code"
+            for out in cell.outputs if "image/png" in out.get("data", {})]
+
+
+def _check_figures_shown(notebook: str, executed: Path, figures_dir: Path) -> None:
+    saved = sorted(p.stem for p in figures_dir.glob("*.png"))
+    shown = _shown_figures(executed)
+    assert not saved or shown, f"{notebook} saves {len(saved)} figures but shows none"
+    missing = [name for name in saved if name not in shown]
+    assert not missing, f"{notebook} saves figures it does not show: {missing}"
+
+
 def _ids(paths):
     return [p.name for p in paths]
 
@@ -103,6 +121,38 @@ def test_notebook_runs_with_tiny_parameters(notebook, tmp_path):
         progress_bar=False,
     )
     _check_results(notebook.name, tmp_path / "results")
+    _check_figures_shown(notebook.name, tmp_path / notebook.name, tmp_path / "figures")
+    _check_html(tmp_path / notebook.name)
+
+
+def _check_html(executed: Path) -> None:
+    """The executed copy renders to HTML beside it, as `make reproduce` does, figures inside."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--log-level", "WARN",
+                    str(executed)], check=True)
+    html = executed.with_suffix(".html").read_text()
+    assert html.count("data:image/png;base64,") >= len(_shown_figures(executed)), \
+        f"{executed.name}: the HTML rendering lacks figures"
+
+
+def test_a_figure_saved_but_not_shown_fails_the_check(tmp_path):
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    (figures / "staircase.png").write_bytes(b"")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("viz.show(...)")])
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    with pytest.raises(AssertionError, match="shows none"):
+        _check_figures_shown("x.ipynb", tmp_path / "x.ipynb", figures)
+    nb.cells[0].outputs = [nbformat.v4.new_output(
+        "display_data", data={"image/png": "iVBORw0KGgo="}, metadata={FIGURE_KEY: "other"})]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    with pytest.raises(AssertionError, match="does not show: \\['staircase'\\]"):
+        _check_figures_shown("x.ipynb", tmp_path / "x.ipynb", figures)
+    nb.cells[0].outputs[0].metadata[FIGURE_KEY] = "staircase"
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    _check_figures_shown("x.ipynb", tmp_path / "x.ipynb", figures)
 
 
 #: A bad parameter per notebook, and a fragment of the error it must raise.

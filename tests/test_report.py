@@ -36,6 +36,10 @@ def test_table_x_renders_published_and_measured_columns(tmp_path):
     assert "| gelu | [-120, 10] | 4 | 2.3e-4 | 5.0e-3 | 1.2e-4 | 0.5 |" in text
     assert "8, no decay" in text
     assert "Scoring: uniform" in text and "Scoring: normal_1.5" in text
+    # the paper scores Table X on its uniform domain only: no published column elsewhere
+    normal = text.split("Scoring: normal_1.5")[1]
+    assert "no published counterpart" in normal and "(published)" not in normal.split("##")[0]
+    assert "| gelu | [-120, 10] | 4 | – | 2.0e-4 |" in normal
     assert "## Not rendered" in text and "mystery.json" in text
 
 

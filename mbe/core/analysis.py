@@ -54,6 +54,23 @@ def mse(neuron: SpikingNeuron, target, x: Tensor) -> float:
     return float(((out - targets.evaluate(target, x)) ** 2).mean())
 
 
+def error_profile(neuron: SpikingNeuron, target, x: Tensor) -> dict:
+    """Where on the points x the neuron errs, as plain numbers: its largest absolute error and
+    where (x, target and output there), and over x < 0 and x >= 0 separately the MSE, with the
+    lowest output over x < 0 (None where x has no such point)."""
+    x = x.to(F64)
+    out, _ = simulate(x, neuron.kernels(), neuron.readout())
+    y = targets.evaluate(target, x)
+    err = (out - y).abs()
+    i = int(err.argmax())
+    below, above = x < 0, x >= 0
+    return {"max_abs_error": float(err[i]), "x_at_max_abs_error": float(x[i]),
+            "target_at_max_abs_error": float(y[i]), "output_at_max_abs_error": float(out[i]),
+            "mse_below_zero": float((err[below] ** 2).mean()) if below.any() else None,
+            "mse_from_zero": float((err[above] ** 2).mean()) if above.any() else None,
+            "min_output_below_zero": float(out[below].min()) if below.any() else None}
+
+
 def scoring_points(name: str, domain: tuple[float, float], n: int = 100_001,
                    seed: int = 0) -> Tensor:
     """The points a fit is scored on.

@@ -343,6 +343,12 @@ def _optimise(params, loss, unit: float, cfg: FitConfig, progress: bool, desc: s
     return history, best[0]
 
 
+def kept_epoch(history: list[float]) -> int:
+    """The epoch whose parameters a fit returns (`_optimise` keeps the lowest finite loss, the
+    first one on a tie); 0 is the initialisation, before any training step."""
+    return min((v, i) for i, v in enumerate(history) if math.isfinite(v))[1]
+
+
 def _samples(target, domain, n: int, seed: int) -> tuple[Tensor, Tensor]:
     gen = torch.Generator().manual_seed(seed)
     lo, hi = domain
@@ -393,7 +399,7 @@ def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
             return hit
     torch.manual_seed(seed)
     start = time.perf_counter()
-    desc = f"fit {name} N={n_basis} T={timesteps}"
+    desc = f"fit {name} N={n_basis} T={timesteps} on [{lo:g}, {hi:g}]"
     with _fit_threads():
         if neuron == "fs":
             fitted = _fit_fs(x, y, timesteps, cfg, init, (lo, hi), seed, progress, desc)

@@ -131,11 +131,12 @@ class Fitted:
         return targets.TARGETS[self.target](x)
 
     def _load(self) -> SpikingNeuron:
+        # a neuron not yet in the fit cache is fitted here, behind a progress bar
         if self.kind == "fs":  # the Few-Spikes baseline: binary initialisation, one basis
             return fit(self.target, self.domain, timesteps=self.timesteps, neuron="fs",
-                       init="binary", progress=False)
+                       init="binary")
         return fit(self.target, self.domain, self.n_basis, self.timesteps,
-                   variant=self.variant, progress=False)
+                   variant=self.variant)
 
     @functools.cached_property
     def neuron(self) -> SpikingNeuron:

@@ -10,7 +10,7 @@ import time
 
 from .. import paper
 from ..core import analysis
-from ..core.fitting import fit
+from ..core.fitting import fit, kept_epoch
 
 TABLE_X_FUNCTIONS = ("gelu", "rsqrt", "reciprocal", "exp2")
 
@@ -112,32 +112,50 @@ def table_vii(n_basis: int = 4, timesteps: int = 16, variants=("paper", "best"),
 
 
 def edi(domain=(-1.0, 1.0), timesteps: int = 16, seed: int = 0, points: int = 100_001,
-        **fit_options) -> tuple[list[dict], dict]:
+        progress: bool = False, **fit_options) -> tuple[list[dict], dict]:
     """EDI: the FS neuron fitted to ReLU from random vs binary initialisation (Fig. 1).
 
-    Returns (records, {init: neuron}) so the caller can plot the training histories.
+    A fit returns the parameters of its lowest training MSE, which can be those of epoch 0,
+    the initialisation itself: for ReLU on [0, a) the binary initialisation is already the
+    exact T-bit binary expansion, and training only moves it away. So each record says which
+    epoch was kept and the training MSE at epoch 0, after epoch 1 and after the last epoch,
+    beside the MSE of the kept neuron on the scoring grid (`mse`) and the paper's
+    (`paper_mse`). Returns (records, {init: neuron}) for plotting the training histories.
     """
     published = paper.values()["edi"]
     neurons, records = {}, []
     for init in ("random", "binary"):
         neuron = fit("relu", domain, timesteps=timesteps, neuron="fs", init=init, seed=seed,
-                     progress=False, **fit_options)
+                     progress=progress, **fit_options)
         neurons[init] = neuron
+        history = neuron.meta["history"]
         x = analysis.scoring_points("uniform", domain, points)
         records.append({"experiment": "edi", "function": "relu", "domain": list(domain),
                         "neuron": "fs", "init": init, "timesteps": timesteps,
                         "mse": analysis.mse(neuron, "relu", x),
                         "paper_mse": published[f"{init}_init_mse"],
-                        "fit_seconds": neuron.meta["fit_seconds"]})
+                        "fit_seconds": neuron.meta["fit_seconds"],
+                        "epochs": len(history) - 1,
+                        "kept_epoch": kept_epoch(history),
+                        "train_mse_initial": history[0],
+                        "train_mse_after_first_epoch": history[min(1, len(history) - 1)],
+                        "train_mse_last_epoch": history[-1]})
     return records, neurons
 
 
 def gso(domain=(-120.0, 10.0), near_zero=(-4.0, 4.0), n_basis: int = 4, timesteps: int = 16,
-        seed: int = 0, points: int = 100_001, **fit_options) -> tuple[list[dict], dict]:
-    """GSO: FS (binary init) vs MBE on GELU, scored over the domain and near zero (Fig. 2)."""
+        seed: int = 0, points: int = 100_001, progress: bool = False,
+        **fit_options) -> tuple[list[dict], dict]:
+    """GSO: FS (binary init) vs MBE on GELU, scored over the domain and near zero (Fig. 2).
+
+    Each record also holds where the neuron errs (`mbe.core.analysis.error_profile`): its
+    largest error and where, its lowest output, and the MSE below and from zero, which tell a
+    sign problem (GELU's negative dip, out of reach of a neuron without negative outputs) from
+    a resolution problem.
+    """
     neurons = {"fs": fit("gelu", domain, timesteps=timesteps, neuron="fs", init="binary",
-                         seed=seed, progress=False, **fit_options),
-               "mbe": fit("gelu", domain, n_basis, timesteps, seed=seed, progress=False,
+                         seed=seed, progress=progress, **fit_options),
+               "mbe": fit("gelu", domain, n_basis, timesteps, seed=seed, progress=progress,
                           **fit_options)}
     records = []
     for name, neuron in neurons.items():
@@ -146,7 +164,8 @@ def gso(domain=(-120.0, 10.0), near_zero=(-4.0, 4.0), n_basis: int = 4, timestep
             records.append({"experiment": "gso", "function": "gelu", "domain": list(domain),
                             "scored_on": list(dom), "scoring": label, "neuron": name,
                             "n_basis": neuron.n_basis, "timesteps": timesteps,
-                            "mse": analysis.mse(neuron, "gelu", x)})
+                            "mse": analysis.mse(neuron, "gelu", x),
+                            **analysis.error_profile(neuron, "gelu", x)})
     return records, neurons
 
 

@@ -9,23 +9,23 @@ from ..conversion.ledger import Report
 
 
 def plot_error_growth(report: Report, ax=None):
-    """Relative RMS error of every spiking site, in situ and clean, in network order;
-    returns the Figure."""
-    if ax is None:
-        ax = plt.subplots(figsize=(10, 5), layout="constrained")[1]
+    """Relative RMS error of every spiking site, in situ and clean, in network order (top to
+    bottom, one labelled row per site, so the labels read horizontally); returns the Figure."""
     sites = report.spiking
-    idx = range(len(sites))
+    if ax is None:
+        ax = plt.subplots(figsize=(10, 1.6 + 0.32 * len(sites)), layout="constrained")[1]
+    rows = list(range(len(sites)))
     for key, label, marker in (("error_in_situ", "in situ (upstream errors included)", "o"),
                                ("error_clean", "clean inputs (the site alone)", "x")):
-        ax.semilogy(idx, [s[key]["rel_rms"] or float("nan") for s in sites], marker,
+        ax.semilogx([s[key]["rel_rms"] or float("nan") for s in sites], rows, marker,
                     label=label, linestyle="-" if key == "error_in_situ" else "none")
-    ax.set_xticks(list(idx), [f"{s['path']} ({s['operation']})" for s in sites], rotation=90,
-                  fontsize=6)
-    ax.set_xlabel("converted site, in network order")
-    ax.set_ylabel("relative RMS error vs ANN (ratio)")
-    ax.set_title(f"Error growth through {report.model['class']} at "
-                 f"T={report.settings['timesteps']} ({report.settings['mode']} mode)")
-    ax.legend()
+    ax.set_yticks(rows, [f"{s['path']} ({s['operation']})" for s in sites])
+    ax.set_ylim(len(sites) - 0.5, -0.5)  # the first site at the top
+    ax.grid(axis="x", which="major", lw=0.5, alpha=0.5)
+    ax.set_xlabel("relative RMS error vs ANN (ratio, log scale)")
+    ax.set_title(f"Error site by site, in network order: {report.model['class']}\n"
+                 f"at T={report.settings['timesteps']} ({report.settings['mode']} mode)")
+    ax.legend(fontsize=9)
     return ax.figure
 
 

@@ -44,7 +44,7 @@ from ..core.neuron import F64, MBENeuron
 from ..ops import Softmax
 from ..studies import composite
 from . import neuron as plots
-from .display import save
+from .display import show
 from .livefigure import Panels
 from .operators import plot_primitive_steps, plot_row
 
@@ -579,11 +579,12 @@ class OperatorExplorer:
 
 
 def composite_summary(view: OperatorExplorer, figures_dir) -> list[dict]:
-    """Every operator's curves as records; each view saved as explorer_composite_<op>.png."""
+    """Every operator's curves as records; each view saved as explorer_composite_<op>.png
+    and shown."""
     out = []
     for name in OPERATORS:
         view.controls["operator"].value = name  # recomputes when it changes
-        save(view.panels.figure, figures_dir, f"explorer_composite_{name}")
+        show(view.panels.figure, figures_dir, f"explorer_composite_{name}")
         out.append(view.summary())
     return out
 

@@ -13,6 +13,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 
 from ..core import analysis, targets
+from ..core.fitting import kept_epoch
 from ..core.neuron import F64
 from ..studies.neuron import TABLE_X_FUNCTIONS
 
@@ -30,19 +31,25 @@ def _label(neuron) -> str:
 
 
 def plot_kernels(neuron, axes=None):
-    """The kernels d, r and Vth of every basis over t (Eq. 4), one panel each."""
+    """The kernels d, r and Vth of every basis over t (Eq. 4), one panel each.
+
+    The y axis is logarithmic, on which Eq. 4's exponential decay is a straight line (linear
+    when a kernel is not positive, as a trained FS neuron's can be). A figure made here names
+    the neuron once, above the panels."""
     if axes is None:
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), layout="constrained")
+        fig.suptitle(f"Kernels of Eq. 4: {_label(neuron)}")
     fig = axes[0].figure
     kern = neuron.kernels()._asdict()
     t = np.arange(neuron.timesteps)
     for ax, (key, table) in zip(axes, kern.items()):
         for n in range(table.shape[1]):
             ax.plot(t, table[:, n].numpy(), marker=".", label=f"basis {n}")
-        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.set_yscale("log" if bool((table > 0).all()) else "linear")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="time step t", ylabel=f"{KERNEL_NAMES[key]} (input units)",
-               title=f"{KERNEL_NAMES[key]}: {_label(neuron)}")
-    axes[0].legend(fontsize=7, ncols=2)
+               title=KERNEL_NAMES[key])
+    axes[0].legend(ncols=2)
     return fig
 
 
@@ -93,15 +100,19 @@ def plot_partial(neuron, target, x, ax=None, steps=None):
     return fig
 
 
-def plot_step_error(neuron, target, x, ax=None):
-    """MSE of the partial reconstruction after t = 1..T steps (log scale)."""
+def plot_step_error(neuron, target, x, ax=None, label=None):
+    """MSE of the partial reconstruction after t = 1..T steps (log scale). Pass the Axes of an
+    earlier call and a label to draw several neurons on one figure."""
     fig, ax = _axes(ax)
     x = x.to(F64)
     y = targets.evaluate(target, x)
     err = ((analysis.partial_outputs(neuron, x)[1:] - y) ** 2).mean(1)
-    ax.semilogy(np.arange(1, neuron.timesteps + 1), err.numpy(), marker="o")
+    ax.semilogy(np.arange(1, neuron.timesteps + 1), err.numpy(), marker="o", label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="time steps used t", ylabel="MSE (target units squared)",
-           title=f"Error vs time steps: {_label(neuron)}")
+           title="Error vs time steps" + ("" if label else f": {_label(neuron)}"))
+    if label:
+        ax.legend()
     return fig
 
 
@@ -119,17 +130,23 @@ def plot_error_heatmap(neuron, target, x, ax=None):
     return fig
 
 
-def plot_contributions(neuron, x, ax=None):
-    """Each basis's contribution w_n * o_n[T] to the output, and the bias."""
-    fig, ax = _axes(ax)
+def plot_contributions(neuron, x, target=None, ax=None):
+    """Each basis's contribution w_n * o_n[T] to the output (Eq. 8), and the bias; with a
+    target, also their sum (the neuron's output) against the target."""
+    fig, ax = _axes(ax, (7, 4.5))
     x = x.to(F64)
     contrib = analysis.basis_contributions(neuron, x)
     for n, c in enumerate(contrib):
         ax.plot(x.numpy(), c.numpy(), lw=1, label=f"basis {n}")
-    ax.axhline(float(neuron.readout().bias), color="k", ls=":", lw=1, label="bias b")
+    bias = float(neuron.readout().bias)
+    ax.axhline(bias, color="k", ls=":", lw=1, label="bias b")
+    if target is not None:
+        ax.plot(x.numpy(), (contrib.sum(0) + bias).numpy(), color="k", lw=2, alpha=0.5,
+                label="sum of the bases + b")
+        ax.plot(x.numpy(), targets.evaluate(target, x).numpy(), "k--", lw=1, label="target")
     ax.set(xlabel="input x", ylabel="contribution (target units)",
            title=f"Contribution of each basis: {_label(neuron)}")
-    ax.legend(fontsize=7, ncols=2)
+    ax.legend(ncols=2)
     return fig
 
 
@@ -143,14 +160,43 @@ def plot_abs_error(curves: dict, x, ax=None, title="Absolute error"):
     return fig
 
 
-def plot_histories(histories: dict, ax=None, title="Training loss"):
-    """Training MSE per epoch for several labelled fits (log scale)."""
-    fig, ax = _axes(ax)
+def plot_gso(neurons: dict, x, ax=None):
+    """GSO (Fig. 2's picture): |error| of GELU against x for each neuron ({name: neuron},
+    e.g. `mbe.studies.neuron.gso`'s FS and MBE), log scale."""
+    x = x.to(F64)
+    target = targets.evaluate("gelu", x)
+    curves = {f"{name.upper()} (N={n.n_basis}, T={n.timesteps})":
+              (n.simulate(x)[0] - target).abs() for name, n in neurons.items()}
+    return plot_abs_error(curves, x, ax, title="GSO: |error| of GELU near zero, FS vs MBE")
+
+
+def plot_histories(histories: dict, ax=None, title="Training loss", published=None):
+    """Training MSE per epoch for several labelled fits, from epoch 0 (the initialisation),
+    on a log scale. Each fit's kept epoch (its lowest MSE, which the fit returns) is circled;
+    `published` ({label: MSE}) draws the paper's values as dashed lines in the same colours."""
+    fig, ax = _axes(ax, (7, 4.5))
     for label, hist in histories.items():
-        ax.semilogy(np.arange(len(hist)), hist, lw=1, label=label)
-    ax.set(xlabel="epoch", ylabel="training MSE (target units squared)", title=title)
-    ax.legend()
+        line = ax.semilogy(np.arange(len(hist)), hist, lw=1, label=label)[0]
+        kept = kept_epoch(hist)
+        ax.plot(kept, hist[kept], "o", mfc="none", ms=9, color=line.get_color(),
+                label=f"{label}: kept epoch {kept}")
+        if published and label in published:
+            ax.axhline(published[label], color=line.get_color(), ls="--", lw=1,
+                       label=f"{label}: paper (published)")
+    ax.set(xlabel="epoch (0 = the initialisation)", ylabel="training MSE (target units squared)",
+           title=title)
+    ax.legend(fontsize=8)
     return fig
+
+
+def plot_edi(neurons: dict, records: list[dict], ax=None):
+    """EDI (Fig. 1's experiment): the FS neuron's training MSE from each initialisation
+    (`mbe.studies.neuron.edi`'s neurons and records), with the paper's published MSEs."""
+    label = "FS, {} init".format
+    published = {label(r["init"]): r["paper_mse"] for r in records if r["experiment"] == "edi"}
+    return plot_histories({label(k): n.meta["history"] for k, n in neurons.items()}, ax,
+                          title="EDI: FS neuron on ReLU, training MSE by initialisation",
+                          published=published)
 
 
 def plot_table_x(records: list[dict], scoring: str = "uniform"):

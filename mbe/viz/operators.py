@@ -1,7 +1,7 @@
 """Figures of the operator study (notebooks/02_operators.ipynb), one function each.
 
 Each takes records from `mbe.studies.operators` (as saved in results/operators.json) and returns a
-matplotlib Figure; `mbe.viz.save` writes it.
+matplotlib Figure; `mbe.viz.show` writes and shows it.
 """
 from __future__ import annotations
 
