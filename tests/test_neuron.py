@@ -168,6 +168,8 @@ def test_error_profile_tells_where_a_neuron_errs():
     assert profile["output_at_max_abs_error"] == 0.0 and profile["min_output_below_zero"] == 0.0
     assert 0.3 < profile["mse_below_zero"] < 0.34  # mean of x^2 over [-1, 0)
     assert profile["mse_from_zero"] < 2.0**-16  # an 8-bit floor quantiser of [0, 1)
+    lo, hi = analysis.firing_range(neuron, x)  # nothing fires below the last threshold, 2^-8
+    assert lo == float(x[x >= 2.0**-8][0]) and hi == float(x[-1])
 
 
 def test_edi_records_say_which_epoch_the_fit_returned():

@@ -46,3 +46,19 @@ def test_table_x_renders_published_and_measured_columns(tmp_path):
 def test_empty_results_dir(tmp_path):
     text = report.render(tmp_path / "missing")
     assert "No rendered results yet" in text
+
+
+def test_option_ablation_says_where_a_signed_domain_errs():
+    base = {"function": "gelu", "n_basis": 8, "paper_mse": 1e-4}
+    data = [base | {"step": "paper recipe", "mse": 3.3e-4, "mse_below_zero": 3e-4,
+                    "mse_from_zero": 1.2e-3, "max_abs_error": 0.17, "x_at_max_abs_error": -0.75,
+                    "output_at_max_abs_error": 0.0, "fires_on": [0.0095, 10.0]},
+            base | {"step": "+ signed affine input map", "mse": 1.5, "mse_below_zero": 0.44,
+                    "mse_from_zero": 14.3, "max_abs_error": 7.26, "x_at_max_abs_error": 10.0,
+                    "output_at_max_abs_error": 2.74, "fires_on": [-118.0, 10.0]},
+            {"function": "exp2", "n_basis": 4, "paper_mse": 4e-4, "step": "paper recipe",
+             "mse": 0.1, "mse_below_zero": None}]
+    text = report.render_option_ablation(data)
+    assert "| + signed affine input map | 1.5e0 | – |" in text
+    assert "gelu N=8: where the error lies" in text and "exp2 N=4: where" not in text
+    assert "| + signed affine input map | 4.4e-1 | 1.4e1 | 7.26 | 10 | 2.74 | [-118, 10] |" in text

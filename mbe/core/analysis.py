@@ -71,6 +71,13 @@ def error_profile(neuron: SpikingNeuron, target, x: Tensor) -> dict:
             "min_output_below_zero": float(out[below].min()) if below.any() else None}
 
 
+def firing_range(neuron: SpikingNeuron, x: Tensor) -> tuple[float, float] | None:
+    """The lowest and highest of the points x at which any basis fires (None if none does)."""
+    x = x.to(F64)
+    fires = neuron.simulate(x)[1].flatten(1).any(1)
+    return (float(x[fires].min()), float(x[fires].max())) if fires.any() else None
+
+
 def scoring_points(name: str, domain: tuple[float, float], n: int = 100_001,
                    seed: int = 0) -> Tensor:
     """The points a fit is scored on.

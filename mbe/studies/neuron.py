@@ -187,7 +187,9 @@ def option_ablation(cells=ABLATION_CELLS, timesteps: int = 16, seed: int = 0,
     """MSE of each cell as the paper's recipe gains the best variant's options one by one.
 
     Two side branches are measured from the best variant: without polarity banks
-    (input_map="affine", no basis fed -x) and without decay.
+    (input_map="affine", no basis fed -x) and without decay. Each record also says where the
+    neuron errs (`mbe.core.analysis.error_profile`) and the inputs at which any basis fires
+    (`fires_on`), which show what an option moved.
     """
     chain, options = [], {}
     for name, step in OPTION_STEPS:
@@ -208,5 +210,7 @@ def option_ablation(cells=ABLATION_CELLS, timesteps: int = 16, seed: int = 0,
                                         for k, v in opts.items()},
                             "mse": analysis.mse(neuron, fn, x),
                             "paper_mse": paper.table_x_mse(fn, n),
-                            "fit_seconds": neuron.meta["fit_seconds"]})
+                            "fit_seconds": neuron.meta["fit_seconds"],
+                            **analysis.error_profile(neuron, fn, x),
+                            "fires_on": analysis.firing_range(neuron, x)})
     return records

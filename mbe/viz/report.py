@@ -145,8 +145,22 @@ def render_option_ablation(data: list[dict]) -> str:
     header = ["configuration"] + [f"{f} N={n} MSE (measured)" for f, n in cells]
     rows = [[s] + [fmt_sci(mse.get((s, f, n))) for f, n in cells] for s in steps]
     rows.append(["paper's Table X (published)"] + [fmt_sci(published[c]) for c in cells])
-    return "Each row adds one option to the row above (the last two branch off the best "\
-           "variant). T=16, scored on a dense uniform grid.\n\n" + table(header, rows)
+    text = ("Each row adds one option to the row above (the last two branch off the best "
+            "variant). T=16, scored on a dense uniform grid.\n\n" + table(header, rows))
+    for f, n in cells:  # where the error lies, for a domain on both sides of 0 (GELU's)
+        recs = [r for r in data if (r["function"], r["n_basis"]) == (f, n)
+                and r.get("mse_below_zero") is not None]
+        if recs:
+            text += (f"\n\n{f} N={n}: where the error lies, and the inputs that make a basis "
+                     "fire (measured)\n\n" + table(
+                         ["configuration", "MSE over x < 0", "MSE over x >= 0",
+                          "largest abs error", "at x", "output there", "a basis fires on"],
+                         [[r["step"], fmt_sci(r["mse_below_zero"]), fmt_sci(r["mse_from_zero"]),
+                           f"{r['max_abs_error']:.3g}", f"{r['x_at_max_abs_error']:.3g}",
+                           f"{r['output_at_max_abs_error']:.3g}",
+                           fmt_domain(r["fires_on"]) if r.get("fires_on") else "nowhere"]
+                          for r in recs]))
+    return text
 
 
 @renderer("operators.json", "Spiking operators: conversion error, firing rates, energy")
