@@ -21,9 +21,10 @@ from . import neuron as neuron_study
 
 
 def check_parameters(timesteps, n_basis, samples, epochs, points, conversion_mode,
-                     n_sentences, max_length) -> None:
+                     n_sentences, max_length, activation_basis) -> None:
     """The tour's parameters, checked before anything runs (clear errors naming the fix)."""
     for name, value, lo, hi in (("timesteps", timesteps, 2, 32), ("n_basis", n_basis, 1, 16),
+                                ("activation_basis", activation_basis, 1, 16),
                                 ("samples", samples, 100, 1_000_000),
                                 ("points", points, 1_000, 10_000_000),
                                 ("n_sentences", n_sentences, 1, 1_000),
@@ -65,7 +66,7 @@ def first_block(model):
 
 
 def converted_block(timesteps: int, mode: str, n_sentences: int, max_length: int,
-                    seed: int = 0, activation_basis: int = 4):
+                    activation_basis: int, seed: int = 0):
     """Step 8: all-MiniLM-L6-v2's first block converted, its GELU by an MBE neuron of
     `activation_basis` bases; (record, converted model, report).
 
