@@ -3,6 +3,8 @@ saves; an executed notebook renders to HTML with its figures inside.
 
 Results and figures go to pytest's tmp_path, so committed outputs are never overwritten.
 """
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -127,9 +129,6 @@ def test_notebook_runs_with_tiny_parameters(notebook, tmp_path):
 
 def _check_html(executed: Path) -> None:
     """The executed copy renders to HTML beside it, as `make reproduce` does, figures inside."""
-    import subprocess
-    import sys
-
     subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--log-level", "WARN",
                     str(executed)], check=True)
     html = executed.with_suffix(".html").read_text()
