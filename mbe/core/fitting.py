@@ -400,7 +400,7 @@ def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
     torch.manual_seed(seed)
     start = time.perf_counter()
     desc = f"fit {name} N={n_basis} T={timesteps} on [{lo:g}, {hi:g}]"
-    with _fit_threads():
+    with pinned_threads():
         if neuron == "fs":
             fitted = _fit_fs(x, y, timesteps, cfg, init, (lo, hi), seed, progress, desc)
         else:
@@ -414,8 +414,9 @@ def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
 
 
 @contextmanager
-def _fit_threads():
-    """Run the enclosed fit on FIT_THREADS torch threads, then restore the caller's count."""
+def pinned_threads():
+    """Run the enclosed optimisation (a neuron's fit; a stand-in model's training,
+    `mbe.studies.training`) on FIT_THREADS torch threads, then restore the caller's count."""
     before = torch.get_num_threads()
     torch.set_num_threads(FIT_THREADS)
     try:
