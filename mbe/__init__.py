@@ -10,8 +10,9 @@ Public API (stable), everything `from mbe import *` gives:
 
 The layers, each importing only from those listed before it: `paper`, `records`, `paths`,
 `ranges` (data and small utilities), `native` (compiled loops), `core` (the neuron), `ops`
-(spiking operators), `conversion` (whole models), `studies` (the paper's experiments),
-`viz` (figures, explorer, RESULTS.md). Each is a subpackage: `import mbe.conversion`.
+(spiking operators), `conversion` (whole models), `data` (the data sets of the tables),
+`studies` (the paper's experiments, stand-in models, table rows), `viz` (figures, explorer,
+RESULTS.md). Each is a subpackage: `import mbe.conversion`.
 """
 from .conversion import ConversionConfig, ConversionError, Report, convert, set_mode, sites_of
 from .core.fitting import FitConfig, config_for, fit

@@ -113,5 +113,6 @@ def test_subpackages_are_reachable_as_a_newcomer_would_guess():
     assert callable(mbe.convert) and conversion.convert is mbe.convert
     assert conversion.set_mode is mbe.set_mode and conversion.ConversionConfig is \
         mbe.ConversionConfig
-    for name in ("core", "native", "ops", "conversion", "studies", "viz", "paper", "records"):
+    for name in ("core", "native", "ops", "conversion", "data", "studies", "viz", "paper",
+                 "records"):
         assert importlib.import_module(f"mbe.{name}") is not None
