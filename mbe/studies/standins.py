@@ -39,7 +39,7 @@ from . import architectures
 from .corpora import resolve
 from .training import Recipe, bucketed_order, train
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the initial weights are drawn from the seed
 TASKS = ("text", "language", "image")
 
 
