@@ -23,6 +23,7 @@ The paper leaves five things open; a `Convention` fixes each, and its name says 
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
@@ -152,23 +153,54 @@ class FlopCount:
 class count_flops(TorchDispatchMode):
     """`with count_flops() as c: y = f(x)` counts f's FLOPs in `c.count` (see module docstring).
 
-    Ops that move data (views, copies) cost nothing; an op with no entry raises, so a program
-    is never silently undercounted.
+    With `model`, FLOPs are also attributed to the innermost running module of `model` (its
+    own computation, not its submodules'), by path, in `c.by_module`. Ops that move data
+    (views, copies) cost nothing, and so does integer and boolean bookkeeping (position ids,
+    masks: an op whose output is not floating point); any other op with no entry raises, so
+    a program is never silently undercounted.
     """
 
-    def __init__(self):
+    def __init__(self, model: torch.nn.Module | None = None):
         super().__init__()
         self.count = FlopCount()
+        self.by_module: dict[str, FlopCount] = {}
+        self._stack: list[str] = []
+        self._hooks = [] if model is None else [
+            hook for path, module in model.named_modules() for hook in (
+                module.register_forward_pre_hook(functools.partial(self._enter, path)),
+                module.register_forward_hook(self._leave))]
+
+    def _enter(self, path: str, module, args) -> None:
+        self._stack.append(path)
+
+    def _leave(self, module, args, output) -> None:
+        self._stack.pop()
+
+    def __exit__(self, *exc):
+        for hook in self._hooks:
+            hook.remove()
+        return super().__exit__(*exc)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        self.count.add(str(func), _flops(func, args, out))
+        flops = _flops(func, args, out)
+        self.count.add(str(func), flops)
+        if self._stack:
+            self.by_module.setdefault(self._stack[-1], FlopCount()).add(str(func), flops)
         return out
 
 
 _FREE = {"view", "_unsafe_view", "expand", "transpose", "permute", "reshape", "clone", "copy_",
          "contiguous", "t", "unsqueeze", "squeeze", "slice", "select", "detach", "alias",
-         "_to_copy", "empty", "zeros_like", "ones_like", "lift_fresh", "movedim"}
+         "_to_copy", "empty", "zeros_like", "ones_like", "lift_fresh", "movedim", "embedding",
+         "cat", "stack", "split", "split_with_sizes", "unbind", "index", "index_select",
+         "new_empty", "new_zeros", "new_ones", "full", "full_like", "zeros", "ones", "fill_",
+         "zero_", "masked_fill", "where", "native_dropout", "dropout", "_unsafe_index",
+         "scalar_tensor", "empty_like", "as_strided", "flatten", "unflatten"}
+#: FLOPs per input element: averaging pools and means (one add each), BatchNorm in eval
+#: mode (its affine map: a multiply and an add).
+_PER_INPUT_ELEMENT = {"_adaptive_avg_pool2d": 1, "avg_pool2d": 1, "mean": 1,
+                      "_native_batch_norm_legit_no_training": 2}
 
 
 def _flops(func, args, out) -> int:
@@ -180,9 +212,27 @@ def _flops(func, args, out) -> int:
         return FLOPS_PER_ELEMENT[func] * args[0].numel()
     if func in _ELEMENTWISE:
         return max(args[0].numel(), out.numel()) if isinstance(args[0], Tensor) else out.numel()
-    if func.__name__.split(".")[0] in _FREE:
+    name = func.__name__.split(".")[0]
+    if name in _FREE or not _floating(out):
         return 0
+    if name == "convolution":  # 2 per multiply-accumulate of every output element
+        weight = args[1]
+        return 2 * out.numel() * weight[0].numel()
+    if name.startswith("_scaled_dot_product") or name == "scaled_dot_product_attention":
+        q, k = args[0], args[1]  # (..., L, D), (..., S, D): Q K^T and P V, and the softmax
+        scores = q.numel() // q.shape[-1] * k.shape[-2]
+        return 4 * scores * q.shape[-1] + FLOPS_PER_ELEMENT[aten._softmax.default] * scores
+    if name == "max_pool2d_with_indices":  # k*k - 1 comparisons per output element
+        kernel = args[1] if len(args[1]) == 2 else list(args[1]) * 2
+        return out[0].numel() * (kernel[0] * kernel[1] - 1)
+    if name in _PER_INPUT_ELEMENT:
+        return _PER_INPUT_ELEMENT[name] * args[0].numel()
     raise NotImplementedError(f"no FLOP count for {func}: add it to mbe.studies.energy")
+
+
+def _floating(out) -> bool:
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return any(isinstance(t, Tensor) and t.is_floating_point() for t in outs)
 
 
 def ann_flops(fn, *args, **kwargs) -> FlopCount:
@@ -316,3 +366,93 @@ def gelu_paper_check(conv: Convention, elements: int = 1_000) -> dict:
     spikes[:fired] = 1
     count = SpikeCount("gelu", elements, count_spikes(spikes.view(elements, n, t)), n, t)
     return price(ex["ann_flops"] * elements, SNNCount([count]), conv)
+
+
+# -- a whole converted model -----------------------------------------------------------------
+def site_counts(snn: torch.nn.Module, batch) -> dict[str, tuple[str, SNNCount]]:
+    """Run a converted model on `batch` with every operator recording, and return for each
+    spiking site, by module path, its operation and its counts (spikes, products)."""
+    from ..conversion import sites_of
+    from ..conversion.calibrate import run
+
+    sites = sites_of(snn)
+    ops = [op for site in sites for op in site.spiking_ops().values()]
+    for op in ops:
+        op.reset_stats()
+        op.record = True
+    try:
+        with torch.no_grad():
+            run(snn, batch)
+    finally:
+        for op in ops:
+            op.record = False
+    out = {}
+    for site in sites:
+        count = SNNCount()
+        for op in site.spiking_ops().values():
+            count = count.merge(snn_counts(op.report()))
+        out[site.path] = (site.operation, count)
+    return out
+
+
+FLOAT_KEPT = "float-kept"
+
+
+def model_energy(ann: torch.nn.Module, snn: torch.nn.Module, batch,
+                 conventions=CONVENTIONS, energy: Preset | str = "45nm_fp32") -> list[dict]:
+    """E_SNN / E_ANN of a whole converted model on one batch, per operator, under each
+    convention. The ANN's FLOPs are counted per module (its own computation); a module that
+    became a spiking site costs its counted spikes and products, every other module (weight
+    layers, embeddings, residual sums: kept in float) costs in the SNN what it costs in the
+    ANN. One record per convention: the whole model's ratio, the ratio of its spiking
+    operators alone, and per operator (gelu, attention, layernorm, ..., float-kept)."""
+    from ..conversion.calibrate import run
+
+    with torch.no_grad(), count_flops(ann) as counted:
+        run(ann, batch)
+    sites = site_counts(snn, batch)
+    missing = sorted(set(sites) - set(counted.by_module))
+    if missing:
+        raise ValueError(f"spiking sites {missing} match no module of the ANN: pass the ANN "
+                         "the converted model was made from")
+    records = []
+    for conv in conventions:
+        per_op: dict[str, dict] = {}
+        for path, flops in counted.by_module.items():
+            operation, count = sites.get(path, (FLOAT_KEPT, None))
+            priced = price(flops, count or SNNCount(), conv, energy)
+            e_snn = priced["e_snn_pj"] if count is not None else priced["e_ann_pj"]
+            acc = per_op.setdefault(operation, {"ann_flops": 0, "sops": 0.0, "e_ann_pj": 0.0,
+                                                "e_snn_pj": 0.0, "sites": 0})
+            acc["ann_flops"] += flops.flops
+            acc["sops"] += priced["sops"]
+            acc["e_ann_pj"] += priced["e_ann_pj"]
+            acc["e_snn_pj"] += e_snn
+            acc["sites"] += count is not None
+        for acc in per_op.values():
+            acc["energy_ratio_percent"] = _percent(acc["e_snn_pj"], acc["e_ann_pj"])
+        spiking = [v for k, v in per_op.items() if k != FLOAT_KEPT]
+        total_ann = sum(v["e_ann_pj"] for v in per_op.values())
+        records.append({
+            "convention": conv.name, **conv.settings(),
+            "preset": energy if isinstance(energy, str) else energy.name,
+            "whole_model_percent": _percent(sum(v["e_snn_pj"] for v in per_op.values()),
+                                            total_ann),
+            "spiking_operators_percent": _percent(sum(v["e_snn_pj"] for v in spiking),
+                                                  sum(v["e_ann_pj"] for v in spiking)),
+            "spiking_share_of_ann_percent": _percent(sum(v["e_ann_pj"] for v in spiking),
+                                                     total_ann),
+            "operators": per_op})
+    return records
+
+
+def _percent(num: float, den: float) -> float | None:
+    return 100.0 * num / den if den else None
+
+
+def paper_convention() -> Convention:
+    """The convention under which the paper's GELU figure (13.7 %) comes out of a counted
+    spike tensor with FLOPs priced as in the ANN (`tests/test_energy.py`): spikes per basis,
+    one accumulate each, comparisons not charged, two FLOPs to a MAC, products counted."""
+    return Convention(spike_unit="basis", acs_per_spike=1, comparisons=False, flops_per_mac=2,
+                      multiply="counted")

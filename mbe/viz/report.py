@@ -22,6 +22,7 @@ from .. import records
 from ..conversion.ledger import Report
 from .markdown import fmt_domain, fmt_ratio, fmt_sci, table
 from .operator_tables import render as render_operators
+from . import paper_tables
 
 __all__ = ["RENDERERS", "renderer", "render", "main"]
 
@@ -235,6 +236,27 @@ def render_tour(data: dict) -> str:
             + "\n\n#### The MBE GELU neuron read out after t steps\n\n" + step_table
             + "\n\n#### A converted Transformer block vs the ANN block\n\n" + block
             + f"\n\nThe whole tour ran in {data['run']['seconds']:.0f} s.")
+
+
+def _render_energy(data: list[dict]) -> str:
+    from ..studies.energy import paper_convention
+    return paper_tables.render_energy(data, paper_convention().name)
+
+
+#: The table notebooks' results (10-15), rendered beside the paper's published values.
+for _name, _title, _render in (
+        ("table1.json", "Table 1: vision (stand-ins beside the paper's ImageNet rows)",
+         paper_tables.render_table1),
+        ("table2.json", "Table 2: NLU (stand-ins beside the paper's RoBERTa-B rows)",
+         paper_tables.render_table2),
+        ("table3.json", "Table 3: NLG, WikiText-2 perplexity", paper_tables.render_table3),
+        ("table4.json", "Table 4: the timestep sweep", paper_tables.render_table4),
+        ("fig6b.json", "Fig. 6(b): accuracy and energy against the activation neurons' N",
+         paper_tables.render_fig6b),
+        ("table6.json", "Appendix Table VI: learned parameters per neuron",
+         paper_tables.render_table6),
+        ("energy.json", "Energy: whole converted models, per operator", _render_energy)):
+    renderer(_name, _title)(_render)
 
 
 # ---------------------------------------------------------------- assembly
