@@ -61,20 +61,26 @@ def _offline() -> bool:
 def hub(source: Source, data_dir: str | Path | None = None):
     """The source's public copy through Hugging Face `datasets` (a DatasetDict of its
     splits); raises `DataNotFound` naming what was looked for when that cannot be used."""
+    return public(source.hub, source.hub_config,
+                  missing=lambda why: not_found(source, data_dir, why))
+
+
+def public(name: str, config: str | None = None, *, missing):
+    """`datasets.load_dataset(name, config)`, or the exception `missing(why)` builds when
+    the hub is off, `datasets` is not installed, or loading fails."""
     if _offline():
-        raise not_found(source, data_dir, "HF_HUB_OFFLINE is set, so its public source "
-                        f"({source.hub!r} through Hugging Face datasets) was not tried")
+        raise missing(f"HF_HUB_OFFLINE is set, so its public source ({name!r} through "
+                      "Hugging Face datasets) was not tried")
     try:
         import datasets
     except ImportError:
-        raise not_found(source, data_dir, "the package `datasets` is not installed, so its "
-                        f"public source {source.hub!r} could not be loaded "
-                        "(pip install datasets)") from None
+        raise missing(f"the package `datasets` is not installed, so its public source "
+                      f"{name!r} could not be loaded (pip install datasets)") from None
     try:
-        return datasets.load_dataset(source.hub, source.hub_config)
+        return datasets.load_dataset(name, config)
     except Exception as err:  # network, name or format: say which set, and what else to do
-        raise not_found(source, data_dir, f"loading its public source {source.hub!r} failed "
-                        f"({type(err).__name__}: {err})") from err
+        raise missing(f"loading its public source {name!r} failed "
+                      f"({type(err).__name__}: {err})") from err
 
 
 def not_found(source: Source, data_dir: str | Path | None, why: str) -> DataNotFound:

@@ -37,8 +37,9 @@ from torch import nn
 
 from ..conversion import ConversionConfig, Report, convert
 from ..conversion.calibrate import fingerprint, first_tensor, run
-from ..data import (TEXT_SOURCES, load_fashion_mnist, load_image_folder, load_text,
-                    load_wikitext, tokens)
+from ..data import (TEXT_SOURCES, DataNotFound, load_fashion_mnist, load_image_folder,
+                    load_text, load_wikitext, tokens)
+from ..data.sources import public
 from ..data.wikitext import detokenize
 from ..paths import model_dir, read_entry, write_entry
 from . import standins
@@ -74,6 +75,22 @@ class Task:
         if self.ann is None:
             self.ann = score(self.model, self)
         return self.ann
+
+
+class Batches:
+    """A sequence of `n` batches made on access by `make(i)`: an image folder's 50,000
+    images are read and preprocessed a batch at a time, never all at once."""
+
+    def __init__(self, n: int, make):
+        self.n, self.make = n, make
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.make(i)
 
 
 # -- scoring ---------------------------------------------------------------------------------
@@ -206,7 +223,7 @@ def image_task(trained: Trained, *, data_dir=None, n_calibration: int = 256,
 
 # -- tasks from real checkpoints -------------------------------------------------------------
 def checkpoint_task(model: str, dataset: str, *, stands_for: str = "", data_dir=None,
-                    metric: str | None = None, n_calibration: int = 64, batch_size: int = 32,
+                    n_calibration: int = 64, batch_size: int = 32,
                     max_examples: int | None = None, max_length: int = 128,
                     stride: int | None = None, raw_text: bool = False, seed: int = 0) -> Task:
     """A real checkpoint (Hugging Face id or local path) on a data set: a `mbe.data` text set
@@ -246,9 +263,9 @@ def _text_splits(dataset: str, data_dir):
     if dataset in TEXT_SOURCES:
         train, test = (load_text(dataset, s, data_dir=data_dir) for s in ("train", "test"))
         return (train.texts, train.labels), (test.texts, test.labels)
-    import datasets
-
-    loaded = datasets.load_dataset(dataset)
+    loaded = public(dataset, missing=lambda why: DataNotFound(
+        f"text data set {dataset!r} is not one of mbe.data's ({sorted(TEXT_SOURCES)}) and "
+        f"could not be loaded as a Hugging Face `datasets` name: {why}"))
     test_split = "test" if "test" in loaded else "validation"
     out = []
     for split in ("train", test_split):
@@ -289,9 +306,9 @@ def _image_checkpoint(model, dataset, label, data_dir, n_calibration, batch_size
         images, labels = folder, folder.labels
     held = _first(held, max_examples)
     read = (lambda i: images[i]) if isinstance(images, list) else images.image
-    evaluation = [(pixels([read(i) for i in held[s:s + batch_size]]),
-                   torch.tensor([labels[i] for i in held[s:s + batch_size]]))
-                  for s in range(0, len(held), batch_size)]
+    evaluation = Batches(len(range(0, len(held), batch_size)), lambda b: (
+        pixels([read(i) for i in held[b * batch_size:(b + 1) * batch_size]]),
+        torch.tensor([labels[i] for i in held[b * batch_size:(b + 1) * batch_size]])))
     calibration = [pixels(cal_images[s:s + batch_size])
                    for s in range(0, len(cal_images), batch_size)]
     return Task(classifier, model, label, "real", str(dataset), "test", "accuracy",
@@ -383,10 +400,13 @@ _BUILDERS = {"text": text_task, "language": language_task, "image": image_task}
 
 
 def standin_task(name: str, *, quick: bool = False, seed: int = 0, data_dir=None, log=print,
-                 **options) -> Task:
+                 fold: int | None = None, **options) -> Task:
     """The task of a stand-in (its tiny variant with `quick`), trained or from the cache;
-    `options` go to its task builder (`max_examples`, `batch_size`, ...)."""
+    `fold` picks another test fold of a set without an official split (MR, Subj: one
+    stand-in per fold); `options` go to its task builder (`max_examples`, `batch_size`)."""
     spec = standins.tiny(name) if quick else standins.spec_of(name)
+    if fold is not None and spec.split:
+        spec = spec.updated(name=f"{spec.name}-fold{fold}", split={**spec.split, "fold": fold})
     trained = standins.load(spec, seed, data_dir=data_dir, log=log)
     task = _BUILDERS[spec.task](trained, data_dir=data_dir, **options)
     task.paper_rows, task.timesteps = dict(spec.paper_rows), spec.timesteps
@@ -397,8 +417,10 @@ def standin_task(name: str, *, quick: bool = False, seed: int = 0, data_dir=None
 
 def check_parameters(standin_names, checkpoint: str, timesteps_list, configurations,
                      max_examples, n_calibration: int, batch_size: int,
-                     task: str | None) -> None:
+                     task: str | None, folds=(0,)) -> None:
     """Fail early, naming the parameter and the fix, before any model is loaded or trained."""
+    if not folds or any(not isinstance(f, int) or not 0 <= f < 10 for f in folds):
+        raise ValueError(f"folds={folds!r}: give test folds from 0 to 9 (of 10), e.g. [0]")
     known = [n for n, s in standins.STANDINS.items() if task is None or s.task == task]
     unknown = [n for n in standin_names if n not in known]
     if unknown or not isinstance(standin_names, (list, tuple)):
@@ -427,10 +449,11 @@ def check_parameters(standin_names, checkpoint: str, timesteps_list, configurati
 def tasks(standin_names, *, table: str, checkpoint: str = "", dataset: str = "",
           paper_row: str | None = None, timesteps: int = 16, quick: bool = False,
           seed: int = 0, data_dir=None, checkpoint_options: dict | None = None,
-          **options) -> list[Task]:
+          folds: list[int] | None = None, **options) -> list[Task]:
     """The tasks of a table notebook: the real `checkpoint` on `dataset` when one is given
     (compared with the paper's `paper_row` of `table`, at `timesteps`), else the stand-ins
-    (their tiny variants with `quick`). `options` go to every task builder;
+    (their tiny variants with `quick`), those of sets without an official split once per
+    test fold in `folds` (default: their own, fold 0). `options` go to every task builder;
     `checkpoint_options` to `checkpoint_task` only."""
     if checkpoint:
         task = checkpoint_task(checkpoint, dataset, data_dir=data_dir, seed=seed,
@@ -438,8 +461,9 @@ def tasks(standin_names, *, table: str, checkpoint: str = "", dataset: str = "",
                                **{**options, **(checkpoint_options or {})})
         task.paper_rows, task.timesteps = {table: paper_row}, timesteps
         return [task]
-    return [standin_task(name, quick=quick, seed=seed, data_dir=data_dir, **options)
-            for name in standin_names]
+    return [standin_task(name, quick=quick, seed=seed, data_dir=data_dir, fold=fold, **options)
+            for name in standin_names
+            for fold in (folds if folds and standins.spec_of(name).split else [None])]
 
 
 def rows(task_list: list[Task], configurations, table: str, timesteps: int | None = None,
