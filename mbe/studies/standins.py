@@ -90,8 +90,8 @@ STANDINS: dict[str, StandIn] = {s.name: s for s in (
             recipe=Recipe(epochs=6, batch_size=16, lr=1e-3, weight_decay=0.1, warmup=0.05),
             max_length=128, paper_rows={"table_3": "wikitext2", "table_4": "GPT-2"}),
     StandIn("vit-fmnist", "ViT-B/16 (86M), ImageNet", "image", "fashion_mnist", "vit",
-            size={"patch_size": 4, "hidden_size": 128, "num_hidden_layers": 4,
-                  "num_attention_heads": 4, "intermediate_size": 256},
+            size={"patch_size": 4, "hidden_size": 96, "num_hidden_layers": 4,
+                  "num_attention_heads": 4, "intermediate_size": 192},
             recipe=Recipe(epochs=8, batch_size=128, lr=2e-3, weight_decay=0.05, warmup=0.1),
             paper_rows={"table_1": "ViT-B/16", "table_4": "ViT-B/16"}),
     StandIn("vgg-fmnist", "VGG-16 (138M), ImageNet", "image", "fashion_mnist", "vgg",
@@ -163,7 +163,7 @@ def load(name_or_spec: str | StandIn, seed: int = 0, *, data_dir=None, train_mis
            "versions": {p: version(p) for p in ("torch", "transformers")}}
     blob = read_entry(model_dir(), key, "cached stand-in", "it will be retrained")
     if blob is not None:
-        state = torch.load(io.BytesIO(blob), weights_only=False)
+        state = torch.load(io.BytesIO(blob), weights_only=True)
         model, preprocess = _build(spec, state["preprocess"])
         model.load_state_dict(state["weights"])
         info = state["info"] | {"trained_now": False}

@@ -45,9 +45,10 @@ def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def train(model: nn.Module, epoch_batches, loss_of, recipe: Recipe, seed: int,
-          log=None) -> dict:
+          log=None, log_every: int = 100) -> dict:
     """Train `model` in place (module docstring); returns its history: mean loss per epoch,
-    steps, seconds. `log(text)`, when given, hears one line per epoch."""
+    steps, seconds. `log(text)`, when given, hears a line every `log_every` steps and at the
+    end of every epoch."""
     with pinned_threads():
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
@@ -74,6 +75,10 @@ def train(model: nn.Module, epoch_batches, loss_of, recipe: Recipe, seed: int,
                 optimizer.zero_grad(set_to_none=True)
                 running.append(loss.item())
                 step += 1
+                if log and step % log_every == 0:
+                    recent = running[-log_every:]
+                    log(f"step {step}/{total}: loss {sum(recent) / len(recent):.4f}, "
+                        f"{time.perf_counter() - start:.0f} s")
             if running:
                 losses.append(sum(running) / len(running))
                 if log:
