@@ -15,8 +15,15 @@ BENCHMARKS := $(sort $(wildcard benchmarks/*.py))
 
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
+# The data directory (mbe.data): ../shared/data, the offline copies of the paper's text
+# benchmarks, where it exists; an MBE_DATA_DIR set by the caller wins.
+SHARED_DATA := $(abspath $(wildcard ../shared/data))
+ifneq ($(SHARED_DATA),)
+export MBE_DATA_DIR ?= $(SHARED_DATA)
+endif
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv test reproduce benchmark clean
+.PHONY: venv test reproduce benchmark clean fashion-mnist
 
 venv: $(STAMP)
 
@@ -29,7 +36,16 @@ $(STAMP): requirements.txt pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-reproduce: $(STAMP)
+# Fashion-MNIST (the vision stand-ins' data) from Debian's dataset-fashion-mnist, unless the
+# data directory already holds it.
+FASHION := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+fashion-mnist:
+	@test -f $(FASHION) || test -f "$$MBE_DATA_DIR/fashion-mnist/t10k-labels-idx1-ubyte.gz" || \
+		{ echo "==> installing Debian's dataset-fashion-mnist"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }
+
+reproduce: $(STAMP) fashion-mnist
 	@mkdir -p $(NB_OUT)
 	@set -e; for nb in $(NOTEBOOKS); do \
 		echo "==> $$nb"; \
@@ -51,11 +67,10 @@ clean:
 # The explorer's browser check (slow, so not part of `make test`): JupyterLab in headless
 # Chromium. Installs what it needs: Debian's chromium via apt-get, and the PyPI playwright
 # package into the venv (never `playwright install`, which downloads a browser). About 1 min.
-UI_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: ui-test
 ui-test: $(STAMP)
 	@command -v chromium >/dev/null || { echo "==> installing Debian's chromium"; \
-		$(UI_SUDO) apt-get update -qq && \
-		$(UI_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@$(PY) -c "import playwright" 2>/dev/null || $(PIP) install -q playwright
 	MBE_UI_REQUIRED=1 $(PY) -m pytest tests/ui

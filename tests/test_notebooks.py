@@ -15,6 +15,12 @@ from mbe.viz.display import FIGURE_KEY
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
 
+#: Stands for the synthetic data directory (`tests/synthetic.py`) in the parameters below.
+SYNTHETIC_DATA = "<synthetic data directory>"
+#: The table notebooks' tiny conversion: T = 4, two bases everywhere.
+TINY_TABLES = {"quick": True, "data_dir": SYNTHETIC_DATA, "configurations": ["default", "fs"],
+               "base_config": {"activation_basis": 2, "identity_basis": 2, "arithmetic_basis": 2}}
+
 #: Tiny parameters per notebook. ``results_dir`` and ``figures_dir`` are added for
 #: every notebook by the test and point into tmp_path.
 TINY_PARAMETERS: dict[str, dict] = {
@@ -25,8 +31,24 @@ TINY_PARAMETERS: dict[str, dict] = {
     "03_conversion.ipynb": {"quick": True},
     "04_explorer.ipynb": {"quick": True},
     "00_tour.ipynb": {"quick": True},
+    "10_table1_vision.ipynb": {**TINY_TABLES, "timesteps": 4},
+    "11_table2_nlu.ipynb": {**TINY_TABLES, "timesteps": 4,
+                            "standins": ["minilm-sst2", "minilm-mr", "roberta-sst2"]},
+    "12_table3_nlg.ipynb": {**TINY_TABLES, "timesteps": 4},
+    "13_table4_timesteps.ipynb": {**{k: v for k, v in TINY_TABLES.items() if k != "configurations"},
+                                  "timesteps_list": [2, 4],
+                                  "standins": ["vgg-fmnist", "minilm-subj", "gpt2-wikitext"]},
+    "14_fig6b_parameters.ipynb": {**TINY_TABLES, "timesteps": 4, "n_values": [1, 2]},
+    "15_energy.ipynb": {**{k: v for k, v in TINY_TABLES.items() if k != "configurations"},
+                        "timesteps": 4, "include_minilm": False,
+                        "standins": ["vit-fmnist", "resnet-fmnist", "gpt2-wikitext"]},
 }
 
+
+#: The fields of every table row (`mbe.studies.tables.row`).
+ROW_FIELDS = {"model", "stands_for", "dataset", "split", "n_examples", "timesteps", "config",
+              "metric", "ann", "snn", "delta", "kind", "seconds", "ann_seconds", "snn_seconds",
+              "run"}
 
 #: Results each notebook must write, and the fields every record in them must carry
 #: (a list of records, or a dict whose listed keys each hold a list of records).
@@ -46,6 +68,17 @@ EXPECTED_RESULTS: dict[str, dict[str, set]] = {
         "conversion.json": {"model", "timesteps", "mode", "n_sentences", "mean_cosine",
                             "min_cosine", "seconds"},
     },
+    "10_table1_vision.ipynb": {"table1.json": ROW_FIELDS},
+    "11_table2_nlu.ipynb": {"table2.json": ROW_FIELDS},
+    "12_table3_nlg.ipynb": {"table3.json/rows": ROW_FIELDS},
+    "13_table4_timesteps.ipynb": {"table4.json": ROW_FIELDS},
+    "14_fig6b_parameters.ipynb": {"fig6b.json": ROW_FIELDS | {"n_basis", "energy"},
+                                  "table6.json": {"model", "target", "neuron", "variant",
+                                                  "n_basis", "timesteps", "n_parameters",
+                                                  "formula", "run"}},
+    "15_energy.ipynb": {"energy.json": {"model", "kind", "stands_for", "convention",
+                                        "whole_model_percent", "spiking_operators_percent",
+                                        "operators", "run"}},
 }
 
 
@@ -106,12 +139,13 @@ def test_notebook_has_one_parameters_cell(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_with_tiny_parameters(notebook, tmp_path):
+def test_notebook_runs_with_tiny_parameters(notebook, tmp_path, synthetic_data_dir):
     import papermill
 
     if notebook.name not in TINY_PARAMETERS:
         pytest.fail(f"{notebook.name} has no tiny parameters; add it to TINY_PARAMETERS in tests/test_notebooks.py")
-    parameters = dict(TINY_PARAMETERS[notebook.name])
+    parameters = {k: str(synthetic_data_dir) if v == SYNTHETIC_DATA else v
+                  for k, v in TINY_PARAMETERS[notebook.name].items()}
     parameters["results_dir"] = str(tmp_path / "results")
     parameters["figures_dir"] = str(tmp_path / "figures")
     papermill.execute_notebook(
@@ -161,6 +195,12 @@ BAD_PARAMETERS: dict[str, tuple[dict, str]] = {
     "02_operators.ipynb": ({"timesteps": [1]}, "timesteps="),
     "03_conversion.ipynb": ({"activation_basis": 0}, "activation_basis="),
     "04_explorer.ipynb": ({"n_basis": 0}, "n_basis="),
+    "10_table1_vision.ipynb": ({"configurations": ["best"]}, "configurations="),
+    "11_table2_nlu.ipynb": ({"standins": ["vit-fmnist"]}, "standins="),
+    "12_table3_nlg.ipynb": ({"timesteps": 0}, "timesteps="),
+    "13_table4_timesteps.ipynb": ({"max_examples": -1}, "max_examples="),
+    "14_fig6b_parameters.ipynb": ({"n_values": [0]}, "n_values="),
+    "15_energy.ipynb": ({"standins": ["gpt2"]}, "standins="),
 }
 
 
