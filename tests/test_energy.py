@@ -51,6 +51,13 @@ def test_ann_flops():
         energy.ann_flops(torch.special.bessel_j0, a)
 
 
+def test_batch_norm_costs_its_affine_map_and_only_in_eval_mode():
+    norm, x = torch.nn.BatchNorm2d(3), torch.randn(2, 3, 4, 4)
+    assert energy.ann_flops(norm.eval(), x).flops == 2 * x.numel()
+    with pytest.raises(ValueError, match="eval mode"):
+        energy.ann_flops(norm.train(), x)
+
+
 def test_price_by_hand():
     """Two primitives and one product, priced by hand under two conventions."""
     snn = energy.SNNCount(

@@ -198,9 +198,9 @@ _FREE = {"view", "_unsafe_view", "expand", "transpose", "permute", "reshape", "c
          "zero_", "masked_fill", "where", "native_dropout", "dropout", "_unsafe_index",
          "scalar_tensor", "empty_like", "as_strided", "flatten", "unflatten"}
 #: FLOPs per input element: averaging pools and means (one add each), BatchNorm in eval
-#: mode (its affine map: a multiply and an add).
+#: mode (its affine map: a multiply and an add; on CPU it dispatches to native_batch_norm).
 _PER_INPUT_ELEMENT = {"_adaptive_avg_pool2d": 1, "avg_pool2d": 1, "mean": 1,
-                      "_native_batch_norm_legit_no_training": 2}
+                      "native_batch_norm": 2}
 
 
 def _flops(func, args, out) -> int:
@@ -225,6 +225,9 @@ def _flops(func, args, out) -> int:
     if name == "max_pool2d_with_indices":  # k*k - 1 comparisons per output element
         kernel = args[1] if len(args[1]) == 2 else list(args[1]) * 2
         return out[0].numel() * (kernel[0] * kernel[1] - 1)
+    if name == "native_batch_norm" and args[5]:
+        raise ValueError("BatchNorm ran in training mode (batch statistics, running ones "
+                         "updated): count FLOPs of a model in eval mode, model.eval()")
     if name in _PER_INPUT_ELEMENT:
         return _PER_INPUT_ELEMENT[name] * args[0].numel()
     raise NotImplementedError(f"no FLOP count for {func}: add it to mbe.studies.energy")
