@@ -89,3 +89,18 @@ def test_simulation_refuses_integer_inputs():
     neuron = _random_neuron(4)
     with pytest.raises(TypeError, match="float32 or float64"):
         simulator.simulate(neuron, torch.arange(5), neuron.domain)
+
+
+@pytest.mark.parametrize("name", [n for n in NEURONS if not n.startswith("fs")])
+def test_the_staircase_levels_and_counts_are_the_reference_simulation(name):
+    """The staircase reads each piece's level and spike count from the simulation (C where
+    it loaded); they are the torch reference's at every piece's first point, and the
+    staircase equals the reference just below every break too."""
+    neuron = NEURONS[name]()
+    st = neuron.staircase
+    starts = torch.cat([torch.tensor([-torch.finfo(F64).max], dtype=F64), st.breaks])
+    below = torch.nextafter(st.breaks, torch.tensor(-math.inf, dtype=F64))
+    for x, pieces in ((starts, torch.arange(len(starts))), (below, torch.arange(len(below)))):
+        y, spikes = simulate(x, neuron.kernels(), neuron.readout(), record=True)
+        assert _same_bits(st.levels[pieces], y)
+        assert torch.equal(st.spike_counts[pieces], spikes.sum((-2, -1)).to(torch.int64))

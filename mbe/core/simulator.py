@@ -28,8 +28,7 @@ from ..native import loader
 from ..native.loader import F32, F64
 from ..native.structs import NeuronStruct
 from ..ranges import Range
-from .dynamics import simulate as reference_simulate, spike_code
-from .neuron import SpikingNeuron
+from .dynamics import Kernels, Readout, simulate as reference_simulate, spike_code
 
 MAX_STEPS = 62
 
@@ -46,24 +45,31 @@ class Simulation:
     spikes: int
 
 
-def simulate(neuron: SpikingNeuron, x: Tensor, domain: tuple[float, float], *,
-             values: bool = True, counts: bool = False, code: bool = False) -> Simulation:
-    """Simulate `neuron` on every element of x (float32 or float64, taken exactly as float64).
+def simulate(neuron, x: Tensor, domain: tuple[float, float], *, values: bool = True,
+             counts: bool = False, code: bool = False) -> Simulation:
+    """Simulate `neuron` (a `SpikingNeuron`) on every element of x (float32 or float64, taken
+    exactly as float64).
 
     values, counts and code choose the per-element results to keep. `seen` counts x against
     `domain`; inputs outside it are simulated as they are, never clamped.
     """
+    return run(neuron.kernels(), neuron.readout(), x, domain, values=values, counts=counts,
+               code=code)
+
+
+def run(kernels: Kernels, readout: Readout, x: Tensor, domain: tuple[float, float],
+        *, values: bool = True, counts: bool = False, code: bool = False) -> Simulation:
+    """`simulate` for the (T, N) kernels and readout of a neuron (float64)."""
     if x.dtype not in (F32, F64):
         raise TypeError(f"the simulation takes float32 or float64 tensors, got {x.dtype}: "
                         "convert the input first")
     lib = loader.library()
-    ks, ro = neuron.kernels(), neuron.readout()
-    if lib is None or neuron.timesteps > MAX_STEPS or not bool(torch.isfinite(ks.vth).all()):
-        return _reference(neuron, x, domain, values, counts, code)
-    params = [t.to(F64).contiguous() for t in (ks.vth, ks.r, ks.d, ro.shift, ro.scale,
-                                               ro.weight)]
-    nr = NeuronStruct(neuron.timesteps, neuron.n_basis, *(t.data_ptr() for t in params),
-                 float(ro.bias))
+    steps, n_basis = kernels.d.shape
+    if lib is None or steps > MAX_STEPS or not bool(torch.isfinite(kernels.vth).all()):
+        return _reference(kernels, readout, x, domain, values, counts, code)
+    params = [t.to(F64).contiguous() for t in (kernels.vth, kernels.r, kernels.d, readout.shift,
+                                               readout.scale, readout.weight)]
+    nr = NeuronStruct(steps, n_basis, *(t.data_ptr() for t in params), float(readout.bias))
 
     def loop(xc, outs, lo, hi, stats):
         getattr(lib, f"simulate_{'f32' if x.dtype == F32 else 'f64'}")(
@@ -76,11 +82,11 @@ def simulate(neuron: SpikingNeuron, x: Tensor, domain: tuple[float, float], *,
     return Simulation(**outs, seen=seen, spikes=spikes)
 
 
-def _reference(neuron: SpikingNeuron, x: Tensor, domain, values: bool, counts: bool,
-               code: bool) -> Simulation:
+def _reference(kernels: Kernels, readout: Readout, x: Tensor, domain, values: bool,
+               counts: bool, code: bool) -> Simulation:
     """The same results from `mbe.core.dynamics.simulate` and its spike tensor."""
     x64 = x.detach().to(F64)
-    y, spikes = reference_simulate(x64, neuron.kernels(), neuron.readout(), record=True)
+    y, spikes = reference_simulate(x64, kernels, readout, record=True)
     nan = torch.isnan(x64)
     q = spike_code(spikes).masked_fill(nan, math.nan)
     per_element = spikes.sum((-2, -1)).to(torch.int32)

@@ -19,7 +19,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .dynamics import Kernels, Readout, heaviside, run_bases, decode
+from .dynamics import Kernels, Readout, heaviside
+from .simulator import run
 
 _LOW63 = 0x7FFFFFFFFFFFFFFF
 _MAX = torch.finfo(torch.float64).max
@@ -60,31 +61,55 @@ def _midpoint(a: Tensor, b: Tensor) -> Tensor:
     return (a >> 1) + (b >> 1) + (a & b & 1)
 
 
-_WINDOW = 64  # keys either side of a real-arithmetic estimate tried before full bisection
+#: Bracket widths (keys) tried beyond a guess before the whole interval is bisected.
+_GALLOP = (4, 64, 1 << 20)
 
 
 def _first_switch(pred, lo: Tensor, hi: Tensor, guess: Tensor) -> Tensor:
     """For each row, the smallest key in (lo, hi] where pred differs from pred(lo).
 
-    pred(keys, rows) -> 0/1 tensor is monotone on [lo, hi] and differs at hi. The search
-    first brackets a window around `guess` (an estimate from real arithmetic, usually a few
-    ulps off), falling back to the whole interval, then bisects over ordered float keys.
+    pred(keys, rows) -> 0/1 tensor is monotone on [lo, hi] and differs at hi; `rows` indexes
+    the rows the keys belong to, or is None for all of them in order. The search starts at
+    `guess` (an estimate from real arithmetic, often exact, usually a few ulps off): if pred
+    switches between the key below the guess and the guess, that is the answer; otherwise
+    it brackets the switch on the side pred says, _GALLOP keys wide, then wider, then up to
+    the interval's end, and bisects over ordered float keys. Every bracket (a, b] holds
+    pred(a) = pred(lo) != pred(b), so the answer is the same key whichever bracket found it.
     """
-    rows = torch.arange(len(lo))
-    p0 = pred(lo, rows)
-    g = torch.minimum(torch.maximum(guess, lo), hi)
-    a = torch.maximum(g - _WINDOW, lo)
-    b = torch.minimum(g + _WINDOW, hi)
-    ok = (pred(a, rows) == p0) & (pred(b, rows) != p0)
-    a, b = torch.where(ok, a, lo), torch.where(ok, b, hi)
-    while True:
-        act = torch.nonzero(a + 1 < b).squeeze(1)
-        if len(act) == 0:
-            return b
+    p0 = pred(lo, None)
+    g = torch.minimum(torch.maximum(guess, lo + 1), hi)
+    past = pred(g, None) != p0      # the switch is at g or below it
+    below = g - 1
+    exact = past & (pred(below, None) == p0)
+    a, b = torch.where(exact, below, lo), torch.where(exact, g, hi)
+    todo = torch.nonzero(~exact).squeeze(1)
+    for width in _GALLOP:  # widen the bracket on the side the switch is
+        if not len(todo):
+            break
+        down = past[todo]
+        far = torch.where(down, torch.maximum(g[todo] - width, lo[todo]),
+                          torch.minimum(g[todo] + width, hi[todo]))
+        side = pred(far, todo) == p0[todo]
+        found = torch.where(down, side, ~side)
+        rows = todo[found]
+        a[rows] = torch.where(down[found], far[found], g[rows])
+        b[rows] = torch.where(down[found], below[rows], far[found])
+        todo = todo[~found]
+    a[todo], b[todo] = torch.where(past[todo], lo[todo], g[todo]), \
+        torch.where(past[todo], below[todo], hi[todo])
+    act = torch.nonzero(a + 1 < b).squeeze(1)
+    while len(act):
         m = _midpoint(a[act], b[act])
         same = pred(m, act) == p0[act]
         a[act] = torch.where(same, m, a[act])
         b[act] = torch.where(same, b[act], m)
+        act = act[a[act] + 1 < b[act]]
+    return b
+
+
+def _rows(values: Tensor, rows: Tensor | None) -> Tensor:
+    """values for the given rows (all of them for None)."""
+    return values if rows is None else values[rows]
 
 
 _FULL = (_to_key(torch.tensor([-_MAX], dtype=torch.float64)),
@@ -110,23 +135,22 @@ def _enumerate_u(r: Tensor, vth: Tensor) -> Tensor:
     lo, hi = _FULL
     prefix = torch.zeros(1, 0, dtype=torch.float64)
 
-    def fires_at(t):
+    def fires_at(t, spikes):
         def pred(keys, rows):  # replays dynamics.step exactly: u - s * r, then H(u - vth)
             u = _from_key(keys)
             for tp in range(t):
-                u = u - prefix[rows, tp] * r[tp]
+                u = u - _rows(spikes[:, tp], rows) * r[tp]
             return heaviside(u - vth[t])
         return pred
 
     for t in range(len(r)):
-        pred = fires_at(t)
-        p_lo = pred(lo, torch.arange(len(lo)))
-        split = p_lo != pred(hi, torch.arange(len(hi)))
+        pred = fires_at(t, prefix)
+        p_lo = pred(lo, None)
+        split = p_lo != pred(hi, None)
         keep = ~split
-        guess = _to_key(vth[t] + prefix[split] @ r[:t])
-        sub = split.nonzero().squeeze(1)
-        b = _first_switch(lambda k, rows: pred(k, sub[rows]), lo[split], hi[split], guess)
         pre, p0 = prefix[split], p_lo[split]
+        guess = _to_key(vth[t] + pre @ r[:t])
+        b = _first_switch(fires_at(t, pre), lo[split], hi[split], guess)
         lo, hi = torch.cat([lo[keep], lo[split], b]), torch.cat([hi[keep], b - 1, hi[split]])
         prefix = torch.cat([
             torch.cat([prefix[keep], p_lo[keep, None]], 1),
@@ -137,34 +161,42 @@ def _enumerate_u(r: Tensor, vth: Tensor) -> Tensor:
 
 
 def _x_breaks(u_breaks: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
-    """Keys of the first float x at which u[0](x) = (x - shift) * scale crosses each u break.
+    """Keys of the first float x at which u[0](x) = (x - shift) * scale crosses each u break
+    (the breaks that some float x crosses).
 
-    u[0] is computed exactly as `dynamics.input_drive` does, so the crossing is exact.
+    shift and scale are given per u break (each break's basis's input map), so all bases are
+    searched at once. u[0] is computed exactly as `dynamics.input_drive` does, so the
+    crossing is exact.
     """
-    def pred(keys, rows):
-        return ((_from_key(keys) - shift) * scale >= u_breaks[rows]).to(torch.float64)
+    def crossing(u, c, g):
+        def pred(keys, rows):
+            return ((_from_key(keys) - _rows(c, rows)) * _rows(g, rows)
+                    >= _rows(u, rows)).to(torch.float64)
+        return pred
 
-    rows = torch.arange(len(u_breaks))
-    lo, hi = _FULL[0].expand(len(rows)), _FULL[1].expand(len(rows))
-    moves = pred(lo, rows) != pred(hi, rows)
-    guess = _to_key(torch.nan_to_num(shift + u_breaks / scale, nan=0.0, posinf=_MAX,
-                                     neginf=-_MAX))
-    sub = moves.nonzero().squeeze(1)
-    return _first_switch(lambda k, r: pred(k, sub[r]), lo[moves].clone(), hi[moves].clone(),
-                         guess[moves])
+    lo, hi = _FULL[0].expand(len(u_breaks)), _FULL[1].expand(len(u_breaks))
+    every = crossing(u_breaks, shift, scale)
+    moves = every(lo, None) != every(hi, None)
+    u, c, g = u_breaks[moves], shift[moves], scale[moves]
+    guess = _to_key(torch.nan_to_num(c + u / g, nan=0.0, posinf=_MAX, neginf=-_MAX))
+    return _first_switch(crossing(u, c, g), lo[moves].clone(), hi[moves].clone(), guess)
 
 
 def build(kernels: Kernels, readout: Readout) -> Staircase:
     """Enumerate the pieces of sum_n w_n o_n(x) + b over all finite float64 x.
 
     kernels and readout must be float64. Each basis's pieces are enumerated in u-space once
-    per distinct (r, Vth) and mapped to x through its input map; then every piece's level is
-    the simulation of its first point.
+    per distinct (r, Vth) and mapped to x through its input map (every basis in one search);
+    then every piece's level and spike count are the simulation of its first point
+    (`mbe.core.simulator`: the float64 operations of `mbe.core.dynamics`, in C where it is
+    available).
     """
-    keys = [_x_breaks(_u_breaks(kernels.r[:, n].contiguous(), kernels.vth[:, n].contiguous()),
-                      readout.shift[n], readout.scale[n])
-            for n in range(kernels.d.shape[1])]
-    breaks = _from_key(torch.unique(torch.cat(keys)))
+    u = [_u_breaks(kernels.r[:, n].contiguous(), kernels.vth[:, n].contiguous())
+         for n in range(kernels.d.shape[1])]
+    per_break = [torch.cat([v[n].expand(len(b)) for n, b in enumerate(u)])
+                 for v in (readout.shift, readout.scale)]
+    keys = _x_breaks(torch.cat(u), *per_break)
+    breaks = _from_key(torch.unique(keys))
     starts = torch.cat([torch.tensor([-_MAX], dtype=torch.float64), breaks])
-    o, spikes = run_bases(starts, kernels, readout, record=True)
-    return Staircase(breaks, decode(o, readout), spikes.sum((-2, -1)).to(torch.int64))
+    sim = run(kernels, readout, starts, (-_MAX, _MAX), counts=True)
+    return Staircase(breaks, sim.values, sim.counts.to(torch.int64))
