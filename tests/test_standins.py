@@ -49,11 +49,12 @@ def test_the_cache_key_follows_seed_recipe_and_data(synthetic_data_dir, tmp_path
     assert standins.load(spec, 0, data_dir=other, log=None).info["cache_key"] != key
 
 
-def test_a_corrupted_cache_entry_is_retrained(synthetic_data_dir):
+def test_a_corrupted_cache_entry_is_retrained(synthetic_data_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("MBE_MODEL_DIR", str(tmp_path / "models"))  # this test's entry only
     spec = standins.tiny("resnet-fmnist")
     first = standins.load(spec, 0, data_dir=synthetic_data_dir, log=None)
-    blobs = sorted(paths.model_dir().glob("*.pt"), key=lambda p: p.stat().st_mtime)
-    blob = blobs[-1]
+    assert first.info["trained_now"]
+    (blob,) = paths.model_dir().glob("*.pt")
     data = bytearray(blob.read_bytes())
     data[len(data) // 2] ^= 0xFF
     blob.write_bytes(bytes(data))
