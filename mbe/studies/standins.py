@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import load_fashion_mnist, load_text, load_wikitext, tokens
-from ..paths import model_dir, read_entry, write_entry
+from ..paths import digest, model_dir, read_entry, write_entry
 from . import architectures
 from .corpora import resolve
 from .training import Recipe, bucketed_order, train
@@ -178,8 +178,7 @@ def load(name_or_spec: str | StandIn, seed: int = 0, *, data_dir=None, train_mis
         torch.save({"weights": model.state_dict(), "preprocess": preprocess, "info": info}, buf)
         write_entry(model_dir(), key, buf.getvalue())
         info = info | {"trained_now": True}
-    info = info | {"cache_key": hashlib.sha256(json.dumps(key, sort_keys=True).encode())
-                   .hexdigest()}
+    info = info | {"cache_key": digest(key)}
     return Trained(spec, model.eval(), _preprocessor(spec, preprocess), info)
 
 
