@@ -58,6 +58,13 @@ CHANGES = {
                        lambda p: p["n_basis"] == (1 if _family(p) == "identity" else 2)),
     "arithmetic_basis": ({"arithmetic_basis": 1},
                          lambda p: p["n_basis"] == (1 if _family(p) == "arithmetic" else 2)),
+    "fit_to": ({"fit_to": "calibration"},
+               lambda p: p["objective"] == {"activation": "calibration", "identity": "fixed",
+                                            "arithmetic": "uniform"}[_family(p)]),
+    # a budget every candidate meets: each activation gets the cheapest, N = 1 at T / 2
+    "error_budget": ({"fit_to": "calibration", "error_budget": 10.0},
+                     lambda p: (p["n_basis"], p["timesteps"]) == ((1, 2) if _family(p) ==
+                                                                  "activation" else (2, 4))),
 }
 
 
@@ -90,6 +97,7 @@ def test_the_base_configuration_is_what_it_says(base):
     for p in _primitives(snn):
         assert (p["timesteps"], p["n_basis"], p["neuron"]) == (4, 2, "mbe")
         assert p["variant"] == ("fixed" if p["target"] == "identity" else "paper")
+        assert p["objective"] == ("fixed" if p["target"] == "identity" else "uniform")
 
 
 def test_mode_and_margin_reach_every_site(base):
@@ -122,7 +130,9 @@ def test_the_paper_configuration():
     ({"timesteps": 0}, "timesteps"), ({"neuron": "lif"}, "neuron"),
     ({"variant": "fancy"}, "variant"), ({"identity_basis": 3}, "power of two"),
     ({"neuron": "fs", "activation_basis": 4}, "one basis"), ({"margin": -0.1}, "margin"),
-    ({"mode": "fast"}, "mode")])
+    ({"mode": "fast"}, "mode"), ({"fit_to": "sideways"}, "fit_to"),
+    ({"fit_to": "calibration", "error_budget": 0}, "error_budget"),
+    ({"error_budget": 0.01}, "fit_to='calibration'")])
 def test_bad_configurations_are_refused_with_the_fix(bad, message):
     with pytest.raises(ValueError, match=message):
         mbe.ConversionConfig(**bad)

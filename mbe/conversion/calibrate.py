@@ -95,15 +95,16 @@ def audit(model: nn.Module, batches: list) -> Audit:
 
 
 def calibrate(model: nn.Module, sites: list[Site], batches: list,
-              keep_float: frozenset[str]) -> Audit:
-    """Record every site's operand ranges over all batches; fail on anything unconverted."""
+              keep_float: frozenset[str], binning: bool = False) -> Audit:
+    """Record every site's operand ranges over all batches (and, with `binning`, their
+    histograms); fail on anything unconverted."""
     for site in sites:
-        site.recording = True
+        site.recording, site.binning = True, binning
     try:
         seen = audit(model, batches)
     finally:
         for site in sites:
-            site.recording = False
+            site.recording = site.binning = False
     missed = sorted({f.path for f in seen.findings.values() if not kept(f.path, keep_float)})
     if missed:
         raise ConversionError(f"calibration reached nonlinear operations at {missed} that the "

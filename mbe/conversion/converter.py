@@ -75,7 +75,8 @@ def convert(model: nn.Module, calibration, timesteps: int | None = None,
     keep = replace.check_keep_float(snn, keep_float)
 
     sites, floats = _find_sites(snn, family, batches[0], keep)
-    seen = _calibrate.calibrate(snn, sites, batches, keep)
+    seen = _calibrate.calibrate(snn, sites, batches, keep,
+                                binning=cfg.fit_to == "calibration")
     unreached = [s for s in sites if not s.ranges]
     sites = [s for s in sites if s.ranges]
     domains = shared_domains(sites, cfg.margin)
@@ -88,7 +89,8 @@ def convert(model: nn.Module, calibration, timesteps: int | None = None,
     report = Report(
         model=_describe(model, family),
         settings={**cfg.to_dict(), "keep_float": sorted(keep),
-                  "activation_domains": {k: "default" if v is None else list(v)
+                  "activation_domains": {k: "per site" if cfg.fit_to == "calibration"
+                                         else "default" if v is None else list(v)
                                          for k, v in domains.items()}},
         calibration={**_calibrate.fingerprint(batches), "margin": cfg.margin},
         sites=[ledger.spiking_record(s, clean[s], situ[s]) for s in sites]

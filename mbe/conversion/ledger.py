@@ -144,8 +144,9 @@ def spiking_record(site: Site, clean: ErrorStats, situ: ErrorStats) -> dict:
     products = {n: r["products"] for n, r in reports.items() if "products" in r}
     coincidences = _total(products, "coincidences") if products else 0
     sops = None if spikes is None or coincidences is None else spikes + coincidences
-    keep = ("target", "neuron", "variant", "n_basis", "timesteps", "domain", "exact",
-            "fraction_outside", "firing_rate", "spikes", "comparisons", "min_seen", "max_seen")
+    keep = ("target", "neuron", "variant", "n_basis", "timesteps", "domain", "objective",
+            "exact", "fraction_outside", "firing_rate", "spikes", "comparisons", "min_seen",
+            "max_seen")
     return {
         "path": site.path, "operation": site.operation, "module": site.module_class,
         "via": site.via, "execution": "spiking", "reason": None,
@@ -157,6 +158,7 @@ def spiking_record(site: Site, clean: ErrorStats, situ: ErrorStats) -> dict:
         "spikes": spikes, "coincidences": coincidences, "sops": sops,
         "comparisons": _total(prims, "comparisons"),
         "error_in_situ": situ.to_dict(), "error_clean": clean.to_dict(),
+        "budget": site.budget,
     }
 
 
@@ -221,7 +223,9 @@ class Report:
                  f"  built as: T={s['timesteps']}, neuron {s.get('neuron', 'mbe')}, variant "
                  f"{s['variant']}, N activation {s['activation_basis']} / identity "
                  f"{s['identity_basis']} / arithmetic {s.get('arithmetic_basis', 8)}, margin "
-                 f"{s['margin']:g}",
+                 f"{s['margin']:g}, activations fitted to {s.get('fit_to', 'uniform')}"
+                 + ("" if s.get("error_budget") is None
+                    else f" within an error budget of {s['error_budget']:g}"),
                  f"  spiking: {_tally(self.spiking) or 'nothing'}",
                  f"  kept in float: {_tally(self.floating) or 'nothing'}"]
         worst = sorted((x for x in self.spiking if x["error_in_situ"]["rel_rms"] is not None),
@@ -269,7 +273,9 @@ def _row(s: dict) -> list[str]:
     if s["execution"] == "float":
         return [s["path"] or "<model>", s["operation"], "float", "", "", "", "", "", "", "",
                 s["reason"]]
-    prims = ", ".join(f"{n} {p['n_basis']}×{p['timesteps']}" for n, p in s["primitives"].items())
+    prims = ", ".join(f"{n} {p['n_basis']}×{p['timesteps']}"
+                      + (" (calibration)" if p.get("objective") == "calibration" else "")
+                      for n, p in s["primitives"].items())
     ranges = " ".join(f"{n}∈[{lo:.3g}, {hi:.3g}]" for n, (lo, hi) in s["calibrated"].items())
     return [s["path"], s["operation"], "spiking", prims, ranges,
             _pct(s["fraction_outside"], 2), _pct(s["firing_rate"], 1), _fmt(s["sops"], ","),

@@ -27,9 +27,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import ops
+from ..core.distribution import InputDistribution
 from ..ops import ConversionConfig
 from ..ops.softmax import apply_mask
-from ..ranges import Range
+from ..ranges import Histogram, Range
 
 
 class ConversionError(ValueError):
@@ -49,12 +50,15 @@ class Site(nn.Module):
         super().__init__()
         self.phase = "reference"
         self.recording = False
+        self.binning = False    # while recording, also bin the values (`histograms`)
         self.probe: Callable | None = None
         self.ranges: dict[str, Range] = {}
+        self.histograms: dict[str, Histogram] = {}
         self.path = ""          # module path of what this site converts (set on install)
         self.via = "module"     # "module", "attention interface" or "functional call"
         self.module_class = ""  # class of the module it converts (or that calls it)
         self.calibrated: dict[str, tuple[float, float]] = {}
+        self.budget: dict | None = None  # how an error budget chose its neuron, if one did
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
@@ -86,6 +90,8 @@ class Site(nn.Module):
     def observe(self, name: str, x: Tensor) -> None:
         if self.recording:
             self.ranges.setdefault(name, Range()).update(x)
+            if self.binning:
+                self.histograms.setdefault(name, Histogram()).update(x)
 
     def calibrated_range(self, name: str, margin: float) -> tuple[float, float]:
         """The operand's calibrated range, widened by `margin` times its width each side."""
@@ -119,6 +125,27 @@ class Site(nn.Module):
         """Activation kind -> the operand fed to that kind's shared neuron (`shared_domains`)."""
         return {}
 
+    def activation(self, kind: str, operand: str, config: ConversionConfig,
+                   domains: dict) -> ops.Activation:
+        """The activation operator of `kind` for `operand` (its calibrated range recorded):
+        fitted on the domain every site of the kind shares (fit_to="uniform"), or to this
+        site's own calibrated inputs on its own range (fit_to="calibration"); with an
+        error budget, the cheapest neuron within it (`ops.within_budget`, recorded in
+        `budget`)."""
+        rng = self.calibrated[operand] = self.calibrated_range(operand, config.margin)
+        if config.fit_to == "uniform":
+            return ops.Activation(kind, domain=domains.get(kind), config=config)
+        hist = self.histograms.get(operand)
+        if hist is None:
+            raise ConversionError(f"site `{self.path}` has no histogram of `{operand}`: "
+                                  "calibrate with binning on (mbe.convert does for "
+                                  "fit_to='calibration')")
+        inputs = InputDistribution(*hist.bins(), rng)
+        if config.error_budget is None:
+            return ops.Activation(kind, domain=rng, inputs=inputs, config=config)
+        op, self.budget = ops.within_budget(kind, rng, inputs, config)
+        return op
+
 
 # -- elementwise activations ---------------------------------------------------------------------
 ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -145,9 +172,11 @@ class UnarySite(Site):
 class ActivationSite(UnarySite):
     """An activation replaced by one fitted MBE neuron, elementwise (Eq. 8).
 
-    Every site of a kind shares one neuron (`shared_domains`): on `mbe.ops`' default domain
-    for the kind (GELU: (-120, 10) as the paper) when that covers every site's calibrated
-    range, otherwise on the union of the calibrated ranges.
+    With fit_to="uniform", every site of a kind shares one neuron (`shared_domains`): on
+    `mbe.ops`' default domain for the kind (GELU: (-120, 10) as the paper) when that covers
+    every site's calibrated range, otherwise on the union of the calibrated ranges. With
+    fit_to="calibration", each site's neuron is fitted to the inputs it received during
+    calibration, on its own calibrated range (sites with equal inputs share one).
     """
 
     def __init__(self, kind: str, ann: Callable[[Tensor], Tensor] | None = None):
@@ -162,8 +191,7 @@ class ActivationSite(UnarySite):
         return {self.kind: "x"}
 
     def _build(self, config: ConversionConfig, domains: dict) -> None:
-        self.calibrated["x"] = self.calibrated_range("x", config.margin)
-        self.op = ops.Activation(self.kind, domain=domains.get(self.kind), config=config)
+        self.op = self.activation(self.kind, "x", config, domains)
 
     def call_functional(self, args: tuple, kwargs: dict):
         if self.kind.startswith("gelu"):
@@ -279,8 +307,7 @@ class MaxPoolSite(Site):
         return {"relu": "diff"}
 
     def _build(self, config: ConversionConfig, domains: dict) -> None:
-        self.calibrated["diff"] = self.calibrated_range("diff", config.margin)
-        self.op = ops.Activation("relu", domain=domains.get("relu"), config=config)
+        self.op = self.activation("relu", "diff", config, domains)
 
 
 # -- attention --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from . import targets
+from .distribution import InputDistribution
 from .dynamics import simulate
 from .neuron import F64, SpikingNeuron
 
@@ -76,6 +77,19 @@ def firing_range(neuron: SpikingNeuron, x: Tensor) -> tuple[float, float] | None
     x = x.to(F64)
     fires = neuron.simulate(x)[1].flatten(1).any(1)
     return (float(x[fires].min()), float(x[fires].max())) if fires.any() else None
+
+
+def input_error(neuron: SpikingNeuron, target, inputs: InputDistribution, n: int = 50_000,
+                seed: int = 0) -> dict:
+    """The neuron's error on real inputs: at n stratified draws of the inputs' distribution p
+    alone (without the uniform share a fit adds), the relative RMS error
+    ||f_hat - f|| / ||f|| and the largest absolute error."""
+    x = InputDistribution(inputs.edges, inputs.counts, inputs.domain, 0.0).draw(n, seed)
+    out, _ = simulate(x, neuron.kernels(), neuron.readout())
+    y = targets.evaluate(target, x)
+    err = out - y
+    return {"rel_rms": float(err.norm() / y.norm().clamp_min(1e-300)),
+            "max_abs": float(err.abs().max())}
 
 
 def scoring_points(name: str, domain: tuple[float, float], n: int = 100_001,

@@ -34,6 +34,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import registry, targets
+from .distribution import DEFAULT_COVERAGE, InputDistribution
 from .dynamics import Kernels, Readout, heaviside, run_bases
 from .neuron import F64, FSNeuron, MBENeuron, mbe_kernels
 
@@ -223,17 +224,30 @@ def _ramp_kernels(shape: Tensor, timesteps: int, decay: bool) -> tuple[Tensor, T
     return tau, dt, alpha
 
 
-def _ramp_candidates(fn, lo: float, hi: float, n_knots: int = 48):
+def _ramp_candidates(fn, lo: float, hi: float, inputs: InputDistribution | None = None,
+                     n_knots: int = 48):
     """(shift, scale, shape) of candidate ramps: knots where the target bends, many spans.
 
     Knots are quantiles of |f''|^(2/5) (the density that equalises a linear spline's error)
-    mixed 70/30 with a uniform density, plus both ends and 0 when it lies inside.
+    mixed 70/30 with a uniform density, plus both ends and 0 when it lies inside. Fitted to
+    a distribution q of inputs, the knot density is (q f''^2)^(1/5) (the density that
+    minimises a linear spline's squared error under q) mixed 70/30 with q, and the spans
+    include fractions of the width the real inputs occupy (their 1 % to 99 % quantiles).
     """
     g = torch.linspace(lo, hi, 4097, dtype=F64)
     yg = targets.evaluate(fn, g)
     curv = (yg[2:] - 2 * yg[1:-1] + yg[:-2]).abs() / (g[1] - g[0]) ** 2
-    dens = curv ** 0.4
-    dens = 0.7 * dens / dens.sum().clamp_min(1e-300) + 0.3 / len(dens)
+    if inputs is None:
+        dens = curv ** 0.4
+        dens = 0.7 * dens / dens.sum().clamp_min(1e-300) + 0.3 / len(dens)
+        widths = [hi - lo]
+    else:
+        below = inputs.cdf(g)
+        q = (below[2:] - below[:-2]) / (g[2:] - g[:-2])  # q at the inner grid points
+        dens = (q * curv**2) ** 0.2
+        dens = 0.7 * dens / dens.sum().clamp_min(1e-300) + 0.3 * q / q.sum()
+        low, high = inputs.input_quantiles(torch.tensor([0.01, 0.99], dtype=F64)).tolist()
+        widths = [hi - lo, high - low] if high > low else [hi - lo]
     cdf = torch.cat([torch.zeros(1, dtype=F64), dens.cumsum(0)])
     qs = torch.linspace(0, 1, n_knots + 2, dtype=F64)[1:-1]
     inner = g[1:][torch.searchsorted(cdf, qs).clamp(max=len(g) - 2)]
@@ -245,7 +259,8 @@ def _ramp_candidates(fn, lo: float, hi: float, n_knots: int = 48):
         for sign, room in ((1.0, hi - c), (-1.0, c - lo)):
             if room <= 0:
                 continue
-            spans = {room} | {f * (hi - lo) for f in (0.5, 0.25, 0.1, 0.03) if f * (hi - lo) < room}
+            spans = {room} | {f * w for w in widths for f in (0.5, 0.25, 0.1, 0.03)
+                              if f * w < room}
             rows += [(c, sign / span, *RAMP_SHAPES[0]) for span in sorted(spans)]
             rows += [(c, sign / span, *shape) for shape in RAMP_SHAPES[1:]
                      for span in (room, 2 * room)]
@@ -265,9 +280,9 @@ def _best_addition(feats: Tensor, chosen: list[int], y: Tensor, bias: bool) -> i
     return int(gain.argmax())
 
 
-def _greedy_ramps(fn, x, y, n_basis, timesteps, cfg: FitConfig, lo, hi):
+def _greedy_ramps(fn, x, y, n_basis, timesteps, cfg: FitConfig, lo, hi, inputs):
     """Orthogonal matching pursuit over candidate ramps: (tau, dt, alpha, shift, scale)."""
-    shifts, scales, shapes = _ramp_candidates(fn, lo, hi)
+    shifts, scales, shapes = _ramp_candidates(fn, lo, hi, inputs)
     keep = (scales > 0) if cfg.input_map == "affine" else torch.ones_like(scales, dtype=bool)
     if not cfg.decay:  # without decay every shape is the same counter: keep one of each
         keep &= (shapes == shapes[0]).all(1)
@@ -285,14 +300,15 @@ def _greedy_ramps(fn, x, y, n_basis, timesteps, cfg: FitConfig, lo, hi):
     return tau[:, chosen], dt[chosen], alpha[:, chosen], shifts[chosen], scales[chosen]
 
 
-def _init_params(fn, x, y, n_basis, timesteps, cfg: FitConfig, domain) -> _Params:
+def _init_params(fn, x, y, n_basis, timesteps, cfg: FitConfig, domain, inputs) -> _Params:
     lo, hi = domain
     # the paper's alpha: "the target function's maximum value" (of |f|, on a grid with ends)
     grid = torch.linspace(lo, hi, 10_001, dtype=F64)
     amp = float(targets.evaluate(fn, grid).abs().max()) if cfg.alpha == "shared" else 1.0
     n = n_basis
     if cfg.init == "ramps":
-        tau, dt, alpha, shift, scale = _greedy_ramps(fn, x, y, n, timesteps, cfg, lo, hi)
+        tau, dt, alpha, shift, scale = _greedy_ramps(fn, x, y, n, timesteps, cfg, lo, hi,
+                                                     inputs)
     else:  # "halving": binary kernels, slower decays for later bases (breaks the symmetry)
         lam = math.log(2.0) * (1.0 - 0.5 * torch.arange(n, dtype=F64) / n)
         dt = torch.ones(n, dtype=F64)
@@ -349,30 +365,68 @@ def kept_epoch(history: list[float]) -> int:
     return min((v, i) for i, v in enumerate(history) if math.isfinite(v))[1]
 
 
-def _samples(target, domain, n: int, seed: int) -> tuple[Tensor, Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    lo, hi = domain
-    x = lo + (hi - lo) * torch.rand(n, generator=gen, dtype=F64)
+def _samples(target, domain, n: int, seed: int,
+             inputs: InputDistribution | None = None) -> tuple[Tensor, Tensor]:
+    """n training inputs, uniform on the domain or drawn from `inputs`, and the target's
+    values there."""
+    if inputs is None:
+        gen = torch.Generator().manual_seed(seed)
+        lo, hi = domain
+        x = lo + (hi - lo) * torch.rand(n, generator=gen, dtype=F64)
+    else:
+        x = inputs.draw(n, seed)
     return x, targets.evaluate(target, x)
 
 
-def _cache_key(name: str, y: Tensor, domain, n_basis, timesteps, kind, cfg, seed, init) -> dict:
-    return {"format": FORMAT_VERSION, "neuron": kind, "target": name,
-            "target_sha256": hashlib.sha256(y.numpy().tobytes()).hexdigest(),
-            "domain": [float(domain[0]), float(domain[1])], "n_basis": n_basis,
-            "timesteps": timesteps, "config": asdict(cfg), "seed": seed, "init": init}
+def _cache_key(name: str, y: Tensor, domain, n_basis, timesteps, kind, cfg, seed, init,
+               inputs: InputDistribution | None = None) -> dict:
+    key = {"format": FORMAT_VERSION, "neuron": kind, "target": name,
+           "target_sha256": hashlib.sha256(y.numpy().tobytes()).hexdigest(),
+           "domain": [float(domain[0]), float(domain[1])], "n_basis": n_basis,
+           "timesteps": timesteps, "config": asdict(cfg), "seed": seed, "init": init}
+    if inputs is not None:  # uniform fits keep the keys they always had
+        key["inputs"] = inputs.key()
+    return key
+
+
+def input_distribution(domain, inputs=None, weights=None,
+                       coverage: float = DEFAULT_COVERAGE) -> InputDistribution | None:
+    """The distribution a fit targets: None (uniform on the domain) when neither `inputs`
+    (observed input values) nor `weights` (a histogram `(edges, counts)`) is given."""
+    if inputs is not None and weights is not None:
+        raise ValueError("give inputs= (observed input values) or weights= (a histogram "
+                         "(edges, counts)), not both")
+    if inputs is not None:
+        return InputDistribution.from_samples(inputs, domain, coverage)
+    if weights is not None:
+        if isinstance(weights, InputDistribution):
+            return weights
+        if not (isinstance(weights, (tuple, list)) and len(weights) == 2):
+            raise TypeError("weights must be a histogram (edges, counts), e.g. "
+                            "mbe.ranges.Histogram().bins(), or an InputDistribution")
+        return InputDistribution(*weights, domain, coverage)
+    return None
 
 
 @torch.enable_grad()  # fitting differentiates, even when called under torch.no_grad()
 def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
         variant: str = "best", neuron: str = "mbe", init: str | None = None,
-        cache: bool = True, progress: bool = True, **options):
+        cache: bool = True, progress: bool = True, inputs=None, weights=None,
+        coverage: float = DEFAULT_COVERAGE, **options):
     """Fit a neuron to `target` (a name from `mbe.core.targets.TARGETS` or a callable) on `domain`.
 
     Returns a fitted `MBENeuron` (or `FSNeuron` for neuron="fs", where `init` is "binary" or
     "random" and `n_basis` is ignored). Deterministic for a seed. Fitted neurons are cached on
     disk (`mbe.core.registry`) under a key of everything that determines them; `cache=False` refits.
     The neuron's `meta` holds the configuration, the training MSE history and fit seconds.
+
+    The objective is the mean squared error on uniform samples of the domain (the paper's),
+    unless the inputs the neuron will see are given: `inputs=` a tensor of observed input
+    values, or `weights=` a histogram `(edges, counts)` of them (or an `InputDistribution`).
+    The fit then minimises the squared error under (1 - coverage) p + coverage * uniform, p
+    their distribution (`mbe.core.distribution`): where the inputs are, while every part of
+    the domain keeps a `coverage` share of the weight. The distribution is part of the cache
+    key. (`samples=` is the fit option M, the number of training samples.)
     """
     lo, hi = float(domain[0]), float(domain[1])
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
@@ -391,8 +445,9 @@ def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
         cfg = config_for(variant, **options)
         cfg = replace(cfg, init=init or cfg.init)
         init = cfg.init
-    x, y = _samples(fn, (lo, hi), cfg.samples, seed)
-    key = _cache_key(name, y, (lo, hi), n_basis, timesteps, neuron, cfg, seed, init)
+    dist = input_distribution((lo, hi), inputs, weights, coverage)
+    x, y = _samples(fn, (lo, hi), cfg.samples, seed, dist)
+    key = _cache_key(name, y, (lo, hi), n_basis, timesteps, neuron, cfg, seed, init, dist)
     if cache:
         hit = registry.load(key)
         if hit is not None:
@@ -404,10 +459,13 @@ def fit(target, domain, n_basis: int = 4, timesteps: int = 16, *, seed: int = 0,
         if neuron == "fs":
             fitted = _fit_fs(x, y, timesteps, cfg, init, (lo, hi), seed, progress, desc)
         else:
-            fitted = _fit_mbe(fn, x, y, n_basis, timesteps, cfg, (lo, hi), progress, desc)
+            fitted = _fit_mbe(fn, x, y, n_basis, timesteps, cfg, (lo, hi), progress, desc,
+                              dist)
     fitted.meta.update({"target": name, "variant": variant if neuron == "mbe" else "fs",
                         "config": asdict(cfg), "seed": seed, "init": init,
                         "fit_seconds": time.perf_counter() - start})
+    if dist is not None:
+        fitted.meta["objective"] = dist.describe()
     if cache:
         registry.save(key, fitted)
     return fitted
@@ -425,8 +483,8 @@ def pinned_threads():
         torch.set_num_threads(before)
 
 
-def _fit_mbe(fn, x, y, n_basis, timesteps, cfg, domain, progress, desc) -> MBENeuron:
-    params = _init_params(fn, x, y, n_basis, timesteps, cfg, domain)
+def _fit_mbe(fn, x, y, n_basis, timesteps, cfg, domain, progress, desc, inputs) -> MBENeuron:
+    params = _init_params(fn, x, y, n_basis, timesteps, cfg, domain, inputs)
     unit = float(params.amp) if cfg.alpha == "shared" else 1.0
     history, _ = _optimise(params, lambda spike: _loss(params, x, y, timesteps, spike)[0], unit,
                            cfg, progress, desc)

@@ -24,7 +24,7 @@ Example:
     >>> bool(torch.equal(mul(a, b), y)), bool(torch.allclose(y, a * b, atol=0.05))
     (True, True)
 """
-from .activation import DEFAULT_DOMAINS, Activation, covering_domain
+from .activation import DEFAULT_DOMAINS, Activation, covering_domain, within_budget
 from .base import SpikingOp
 from .config import MODES, ConversionConfig
 from .layernorm import LayerNorm
@@ -32,4 +32,4 @@ from .multiply import Multiply
 from .softmax import Softmax
 
 __all__ = ["SpikingOp", "Activation", "Softmax", "LayerNorm", "Multiply", "MODES",
-           "ConversionConfig", "DEFAULT_DOMAINS", "covering_domain"]
+           "ConversionConfig", "DEFAULT_DOMAINS", "covering_domain", "within_budget"]

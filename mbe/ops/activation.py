@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..core.analysis import input_error
+from ..core.distribution import InputDistribution
 from .base import SpikingOp
 from .config import ConversionConfig, config_of
 from .primitives import compute_dtype, fitted
@@ -30,9 +32,12 @@ class Activation(SpikingOp):
     Inputs outside `domain` are evaluated as the neuron does (its staircase continues) and
     counted in `report()`. Built from `config` (`mbe.ops.config`) or its fields as keywords:
     N is `activation_basis`; neuron="fs" uses the Few-Spikes baseline (binary initialisation).
+    inputs: the distribution of the inputs it will see (`mbe.core.distribution`), to fit the
+    neuron where they are; None fits it uniformly on the domain (the paper).
     """
 
     def __init__(self, kind: str, *, domain: tuple[float, float] | None = None,
+                 inputs: InputDistribution | None = None,
                  config: ConversionConfig | None = None, **settings):
         super().__init__(config_of(config, settings))
         if kind not in DEFAULT_DOMAINS:
@@ -41,7 +46,7 @@ class Activation(SpikingOp):
         self.domain = DEFAULT_DOMAINS[kind] if domain is None else tuple(map(float, domain))
         cfg = self.config
         self.add_primitive(kind, fitted(kind, self.domain, cfg.activation_basis, cfg.timesteps,
-                                        cfg.variant, cfg.neuron))
+                                        cfg.variant, cfg.neuron, inputs))
 
     def extra_repr(self) -> str:
         return f"{self.kind!r}, domain={self.domain}, {super().extra_repr()}"
@@ -50,3 +55,40 @@ class Activation(SpikingOp):
         mode = self.start_call()
         y = self.primitives[self.kind](x.to(compute_dtype(x.dtype)), mode, self.record)
         return y.to(x.dtype)
+
+
+#: What `within_budget` chooses from: N up to the configuration's activation_basis, and T as
+#: these fractions of its timesteps.
+BUDGET_BASES = (1, 2, 3, 4, 6, 8, 12, 16)
+BUDGET_STEPS = (1.0, 0.75, 0.5)
+
+
+def within_budget(kind: str, domain: tuple[float, float], inputs: InputDistribution,
+                  config: ConversionConfig) -> tuple[Activation, dict]:
+    """The cheapest activation operator whose neuron meets `config.error_budget` on `inputs`.
+
+    Candidates (N, T) are tried cheapest first: fewest threshold comparisons N x T per input
+    (Eq. 6), then fewest bases; each is fitted to `inputs` on `domain`, and its relative RMS
+    error is measured on the inputs themselves (`mbe.core.analysis.input_error`). The first
+    within the budget is taken; if none is, the most accurate one, marked as not met.
+    Returns (operator, record: budget, chosen N and T, its error, whether met, every
+    candidate tried with its error).
+    """
+    t_max, n_max = config.timesteps, config.activation_basis
+    candidates = sorted({(n, max(1, round(f * t_max))) for n in BUDGET_BASES if n <= n_max
+                         for f in BUDGET_STEPS} | {(n_max, t_max)},
+                        key=lambda c: (c[0] * c[1], c[0]))
+    tried, best = [], None
+    for n, t in candidates:
+        op = Activation(kind, domain=domain, inputs=inputs,
+                        config=config.updated(activation_basis=n, timesteps=t))
+        error = input_error(op.neuron(kind), kind, inputs)["rel_rms"]
+        tried.append([n, t, error])
+        if best is None or error < best[1]:
+            best = (op, error, n, t)
+        if error <= config.error_budget:
+            best = (op, error, n, t)
+            break
+    op, error, n, t = best
+    return op, {"budget": config.error_budget, "n_basis": n, "timesteps": t, "error": error,
+                "met": error <= config.error_budget, "tried": tried}

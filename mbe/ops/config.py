@@ -8,7 +8,12 @@ the fitting recipe of fitted neurons, and N per primitive family:
     identity_basis    the identity encoders MBE_Id of every spike multiplication (Eqs. 9-10)
     arithmetic_basis  the 2^x and 1/x neurons of softmax (Eq. 13) and LayerNorm's 1/sqrt(x)
 
-plus the starting mode and the calibration margin (used by `mbe.convert`). Every operator
+plus the starting mode, the calibration margin and what the activation neurons are fitted to
+(`fit_to`, used by `mbe.convert`: "uniform" on a domain, the paper's objective, or
+"calibration", each site's neuron to the inputs that site received during calibration,
+`mbe.core.distribution`), and an optional `error_budget`: with it, each activation site gets
+the cheapest neuron (fewest N x T, `mbe.ops.activation.within_budget`) whose relative RMS
+error on its calibrated inputs stays within the budget. Every operator
 takes the same object, unchanged: `Softmax(config=cfg)`, or its fields as keywords,
 `Softmax(timesteps=8, arithmetic_basis=4)`, which build one.
 
@@ -28,6 +33,7 @@ from dataclasses import asdict, dataclass, fields, replace
 MODES = ("exact", "mbe", "spike")
 NEURONS = ("mbe", "fs")
 VARIANTS = ("best", "paper")
+FIT_TO = ("uniform", "calibration")
 BASIS_FIELDS = ("activation_basis", "identity_basis", "arithmetic_basis")
 #: N of each family where none is given: MBE neurons and encoders, FS neurons.
 DEFAULT_BASIS = {"mbe": 8, "fs": 1}
@@ -53,6 +59,8 @@ class ConversionConfig:
     identity_basis: int | None = None
     arithmetic_basis: int | None = None
     margin: float = 0.05
+    fit_to: str = "uniform"
+    error_budget: float | None = None
 
     def __post_init__(self):
         _positive_int("timesteps", self.timesteps)
@@ -61,6 +69,10 @@ class ConversionConfig:
             raise ValueError(f"neuron must be one of {NEURONS}, got {self.neuron!r}")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.fit_to not in FIT_TO:
+            raise ValueError(f"fit_to must be one of {FIT_TO}, got {self.fit_to!r}: "
+                             "'uniform' fits each activation neuron on a domain (the paper), "
+                             "'calibration' to the inputs its site saw during calibration")
         for name in BASIS_FIELDS:
             value = getattr(self, name)
             if value is None:
@@ -79,6 +91,17 @@ class ConversionConfig:
             raise ValueError(f"margin must be a finite number >= 0 (a fraction of each "
                              f"calibrated range's width), got {self.margin!r}")
         object.__setattr__(self, "margin", float(self.margin))
+        if self.error_budget is not None:
+            b = self.error_budget
+            if not (isinstance(b, (int, float)) and not isinstance(b, bool)
+                    and math.isfinite(b) and b > 0):
+                raise ValueError(f"error_budget must be a number > 0 (the relative RMS error "
+                                 f"an activation neuron may make on its site's inputs), got "
+                                 f"{b!r}")
+            if self.fit_to != "calibration":
+                raise ValueError("error_budget is measured on each site's calibrated inputs: "
+                                 "use it with fit_to='calibration'")
+            object.__setattr__(self, "error_budget", float(b))
 
     @classmethod
     def paper(cls, **overrides) -> "ConversionConfig":

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from ..core import targets
 from ..core.dynamics import place_values
+from ..core.distribution import InputDistribution
 from ..core.fitting import fit
 from ..core.identity import identity_encoder
 from ..core.neuron import FSNeuron, SpikingNeuron
@@ -104,12 +105,14 @@ class Fitted:
     _DERIVED = ("values", "table", "counts")  # cached properties rebuilt after unpickling
 
     def __init__(self, target: str, domain: tuple[float, float] | None, n_basis: int,
-                 timesteps: int, variant: str = "best", neuron: str = "mbe"):
+                 timesteps: int, variant: str = "best", neuron: str = "mbe",
+                 inputs: InputDistribution | None = None):
         if neuron not in ("mbe", "fs"):
             raise ValueError(f"neuron must be 'mbe' or 'fs', got {neuron!r}")
         self.target, self.kind, self.variant = target, neuron, variant
         self.n_basis = 1 if neuron == "fs" else int(n_basis)
         self.timesteps, self._domain = int(timesteps), domain
+        self.inputs = inputs  # the distribution it is fitted to (None: uniform on the domain)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -134,21 +137,28 @@ class Fitted:
         # a neuron not yet in the fit cache is fitted here, behind a progress bar
         if self.kind == "fs":  # the Few-Spikes baseline: binary initialisation, one basis
             return fit(self.target, self.domain, timesteps=self.timesteps, neuron="fs",
-                       init="binary")
+                       init="binary", weights=self.inputs)
         return fit(self.target, self.domain, self.n_basis, self.timesteps,
-                   variant=self.variant)
+                   variant=self.variant, weights=self.inputs)
+
+    @property
+    def objective(self) -> str:
+        """What its neuron is fitted to: "uniform" (the domain) or "calibration" (the inputs
+        calibration saw, `mbe.core.distribution`)."""
+        return "uniform" if self.inputs is None else "calibration"
 
     @functools.cached_property
     def neuron(self) -> SpikingNeuron:
         return self._load()
 
     def describe(self) -> dict:
-        """What this primitive is: target, neuron kind, variant, N, T, domain. Read from the
-        fitted neuron once it exists (from the specification before, e.g. in "exact" mode,
-        which never fits)."""
+        """What this primitive is: target, neuron kind, variant, N, T, domain, objective.
+        Read from the fitted neuron once it exists (from the specification before, e.g. in
+        "exact" mode, which never fits)."""
         info = {"target": self.target, "neuron": self.kind, "variant": self.variant,
                 "n_basis": self.n_basis, "timesteps": self.timesteps,
-                "domain": list(self.domain) if self.resolved else None, "fitted": False}
+                "domain": list(self.domain) if self.resolved else None,
+                "objective": self.objective, "fitted": False}
         built = self.__dict__.get("neuron")
         if built is not None:
             info.update(n_basis=built.n_basis, timesteps=built.timesteps,
@@ -179,19 +189,21 @@ class Fitted:
 
 
 def fitted(target: str, domain: tuple[float, float], n_basis: int, timesteps: int,
-           variant: str = "best", neuron: str = "mbe") -> Fitted:
+           variant: str = "best", neuron: str = "mbe",
+           inputs: InputDistribution | None = None) -> Fitted:
     """The fitted primitive for target (fitted on first use; cached on disk by `mbe.fit`), one
-    shared object per configuration. neuron="fs" gives the Few-Spikes baseline (binary
-    initialisation, one basis)."""
+    shared object per configuration: primitives with equal inputs share one. neuron="fs"
+    gives the Few-Spikes baseline (binary initialisation, one basis). inputs: the
+    distribution to fit to (None: uniform on the domain)."""
     if neuron == "fs":  # one basis, trained by the paper's recipe from binary kernels
         n_basis, variant = 1, "fs"
     return _fitted(target, (float(domain[0]), float(domain[1])), int(n_basis), int(timesteps),
-                   variant, neuron)
+                   variant, neuron, inputs)
 
 
 @functools.lru_cache(maxsize=None)
-def _fitted(target, domain, n_basis, timesteps, variant, neuron) -> Fitted:
-    return Fitted(target, domain, n_basis, timesteps, variant, neuron)
+def _fitted(target, domain, n_basis, timesteps, variant, neuron, inputs) -> Fitted:
+    return Fitted(target, domain, n_basis, timesteps, variant, neuron, inputs)
 
 
 class Identity(Fitted):
@@ -225,6 +237,10 @@ class Identity(Fitted):
 
     def exact(self, x: Tensor) -> Tensor:
         return x
+
+    @property
+    def objective(self) -> str:
+        return "fixed"  # not fitted (appendix G.1): fixed by its range
 
     @functools.cached_property
     def _range(self) -> tuple[float, int]:
