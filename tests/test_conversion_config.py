@@ -61,10 +61,13 @@ CHANGES = {
     "fit_to": ({"fit_to": "calibration"},
                lambda p: p["objective"] == {"activation": "calibration", "identity": "fixed",
                                             "arithmetic": "uniform"}[_family(p)]),
-    # a budget every candidate meets: each activation gets the cheapest, N = 1 at T / 2
+    # a budget every candidate meets: each activation gets the fewest bases, N = 1
     "error_budget": ({"fit_to": "calibration", "error_budget": 10.0},
-                     lambda p: (p["n_basis"], p["timesteps"]) == ((1, 2) if _family(p) ==
+                     lambda p: (p["n_basis"], p["timesteps"]) == ((1, 4) if _family(p) ==
                                                                   "activation" else (2, 4))),
+    # LayerNorm's centred-input encoder (the only one that says how channels share it)
+    "layernorm_scale": ({"layernorm_scale": "channel"},
+                        lambda p: p.get("scale", "channel") == "channel"),
 }
 
 
@@ -132,7 +135,7 @@ def test_the_paper_configuration():
     ({"neuron": "fs", "activation_basis": 4}, "one basis"), ({"margin": -0.1}, "margin"),
     ({"mode": "fast"}, "mode"), ({"fit_to": "sideways"}, "fit_to"),
     ({"fit_to": "calibration", "error_budget": 0}, "error_budget"),
-    ({"error_budget": 0.01}, "fit_to='calibration'")])
+    ({"error_budget": 0.01}, "fit_to='calibration'"), ({"layernorm_scale": "row"}, "layernorm_scale")])
 def test_bad_configurations_are_refused_with_the_fix(bad, message):
     with pytest.raises(ValueError, match=message):
         mbe.ConversionConfig(**bad)

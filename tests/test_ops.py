@@ -452,6 +452,35 @@ def test_layernorm_modes_agree(layer_norm, input_range):
     assert r_fast["primitives"]["rsqrt"]["outside"] == 0  # the parity fix keeps M in [0.5, 2)
 
 
+def test_layernorm_channel_scales_rescue_ordinary_channels_from_an_outlier(layer_norm):
+    """One outlier channel (as in a Transformer's residual stream) widens a shared range and
+    coarsens every other channel; per-channel powers of two keep each channel's resolution,
+    and "mbe" and "spike" still agree bit for bit."""
+    x = torch.randn(4, 6, 24, generator=_gen(15))
+    x[..., 3] = 60 * x[..., 3]  # the outlier channel
+    c = x - x.mean(-1, keepdim=True)
+    peak = c.abs().reshape(-1, 24).amax(0)
+    lo, hi = float(x.min()), float(x.max())
+    shared = LayerNorm.from_module(layer_norm, timesteps=6, arithmetic_basis=N,
+                                   input_range=(lo, hi))
+    scaled = LayerNorm.from_module(layer_norm, timesteps=6, arithmetic_basis=N,
+                                   input_range=(lo, hi), channel_radius=peak)
+    with torch.no_grad():
+        ref = layer_norm(x)
+        (fast, spiking), (r_fast, r_spike) = _both_modes(scaled, x)
+        err = {name: float((op(x) - ref)[..., [i for i in range(24) if i != 3]].norm()
+                           / ref.norm()) for name, op in (("shared", shared), ("scaled", scaled))}
+    assert torch.equal(fast, spiking)
+    assert _strip_mode(r_fast) == _strip_mode(r_spike)
+    assert r_fast["primitives"]["identity_input"]["outside"] == 0
+    assert err["scaled"] < 0.25 * err["shared"], err
+    info = scaled.describe()["identity_input"]
+    assert info["scale"] == "channel" and info["channel_exponents"][1] - \
+        info["channel_exponents"][0] >= 5  # the outlier's scale is 2^5 or more above the rest
+    with pytest.raises(ValueError, match="one per normalised element"):
+        LayerNorm.from_module(layer_norm, channel_radius=peak[:5])
+
+
 def test_primitives_are_shared_not_refitted():
     a = fitted("gelu", (-120.0, 10.0), N, T)
     assert a is fitted("gelu", (-120, 10), N, T)

@@ -150,7 +150,9 @@ def spiking_record(site: Site, clean: ErrorStats, situ: ErrorStats) -> dict:
     return {
         "path": site.path, "operation": site.operation, "module": site.module_class,
         "via": site.via, "execution": "spiking", "reason": None,
-        "primitives": {name: {k: p.get(k) for k in keep} for name, p in prims.items()},
+        "primitives": {name: {k: p.get(k) for k in keep}
+                       | {k: p[k] for k in ("scale", "channel_exponents") if k in p}
+                       for name, p in prims.items()},
         "observed": {name: rng.bounds() for name, rng in site.ranges.items()},
         "calibrated": {name: list(rng) for name, rng in site.calibrated.items()},
         "fraction_outside": _fraction_outside(prims),

@@ -249,10 +249,24 @@ class LayerNormSite(UnarySite):
     def __init__(self, ln: nn.LayerNorm):
         super().__init__()
         self.ann = ln
+        self.channel_peak: Tensor | None = None  # per element: the largest |x - mean| seen
+
+    def reference(self, x: Tensor) -> Tensor:
+        if self.recording:
+            dims = tuple(range(x.dim() - len(self.ann.normalized_shape), x.dim()))
+            c = (x - x.mean(dims, keepdim=True)).detach().abs().to(torch.float64)
+            peak = c.reshape(-1, *self.ann.normalized_shape).amax(0)
+            self.channel_peak = peak if self.channel_peak is None else \
+                torch.maximum(self.channel_peak, peak)
+        return super().reference(x)
 
     def _build(self, config: ConversionConfig, domains: dict) -> None:
         rng = self.calibrated["x"] = self.calibrated_range("x", config.margin)
-        self.op = ops.LayerNorm.from_module(self.ann, input_range=rng, config=config)
+        radius = None
+        if config.layernorm_scale == "channel":  # widened by the margin, as every range
+            radius = self.channel_peak * (1 + 2 * config.margin)
+        self.op = ops.LayerNorm.from_module(self.ann, input_range=rng, channel_radius=radius,
+                                            config=config)
 
 
 # -- max pooling ----------------------------------------------------------------------------------

@@ -57,38 +57,34 @@ class Activation(SpikingOp):
         return y.to(x.dtype)
 
 
-#: What `within_budget` chooses from: N up to the configuration's activation_basis, and T as
-#: these fractions of its timesteps.
+#: The N `within_budget` chooses from (up to the configuration's activation_basis).
 BUDGET_BASES = (1, 2, 3, 4, 6, 8, 12, 16)
-BUDGET_STEPS = (1.0, 0.75, 0.5)
 
 
 def within_budget(kind: str, domain: tuple[float, float], inputs: InputDistribution,
                   config: ConversionConfig) -> tuple[Activation, dict]:
-    """The cheapest activation operator whose neuron meets `config.error_budget` on `inputs`.
+    """The activation operator with the fewest bases whose neuron meets `config.error_budget`
+    on `inputs`.
 
-    Candidates (N, T) are tried cheapest first: fewest threshold comparisons N x T per input
-    (Eq. 6), then fewest bases; each is fitted to `inputs` on `domain`, and its relative RMS
-    error is measured on the inputs themselves (`mbe.core.analysis.input_error`). The first
-    within the budget is taken; if none is, the most accurate one, marked as not met.
-    Returns (operator, record: budget, chosen N and T, its error, whether met, every
-    candidate tried with its error).
+    N is tried from 1 up to `config.activation_basis` (`BUDGET_BASES`); each candidate is
+    fitted to `inputs` on `domain` and its relative RMS error measured on the inputs
+    themselves (`mbe.core.analysis.input_error`). The first within the budget is taken; if
+    none is, the most accurate one, marked as not met. T stays the model's: every site keeps
+    the same clock (docs/decisions.md, "Error budget"). Returns (operator, record: budget,
+    chosen N, its error, whether met, and every candidate tried as [N, error]).
     """
-    t_max, n_max = config.timesteps, config.activation_basis
-    candidates = sorted({(n, max(1, round(f * t_max))) for n in BUDGET_BASES if n <= n_max
-                         for f in BUDGET_STEPS} | {(n_max, t_max)},
-                        key=lambda c: (c[0] * c[1], c[0]))
+    candidates = [n for n in BUDGET_BASES if n < config.activation_basis]
+    candidates.append(config.activation_basis)
     tried, best = [], None
-    for n, t in candidates:
+    for n in candidates:
         op = Activation(kind, domain=domain, inputs=inputs,
-                        config=config.updated(activation_basis=n, timesteps=t))
+                        config=config.updated(activation_basis=n))
         error = input_error(op.neuron(kind), kind, inputs)["rel_rms"]
-        tried.append([n, t, error])
-        if best is None or error < best[1]:
-            best = (op, error, n, t)
+        tried.append([n, error])
+        if best is None or error < best[1] or error <= config.error_budget:
+            best = (op, error, n)
         if error <= config.error_budget:
-            best = (op, error, n, t)
             break
-    op, error, n, t = best
-    return op, {"budget": config.error_budget, "n_basis": n, "timesteps": t, "error": error,
+    op, error, n = best
+    return op, {"budget": config.error_budget, "n_basis": n, "error": error,
                 "met": error <= config.error_budget, "tried": tried}

@@ -13,7 +13,9 @@ plus the starting mode, the calibration margin and what the activation neurons a
 "calibration", each site's neuron to the inputs that site received during calibration,
 `mbe.core.distribution`), and an optional `error_budget`: with it, each activation site gets
 the cheapest neuron (fewest N x T, `mbe.ops.activation.within_budget`) whose relative RMS
-error on its calibrated inputs stays within the budget. Every operator
+error on its calibrated inputs stays within the budget; and how LayerNorm encodes its centred
+input (`layernorm_scale`: "tensor", one encoder range for every channel, as the paper, or
+"channel", a power-of-two scale per channel from calibration, `mbe.ops.layernorm`). Every operator
 takes the same object, unchanged: `Softmax(config=cfg)`, or its fields as keywords,
 `Softmax(timesteps=8, arithmetic_basis=4)`, which build one.
 
@@ -34,6 +36,7 @@ MODES = ("exact", "mbe", "spike")
 NEURONS = ("mbe", "fs")
 VARIANTS = ("best", "paper")
 FIT_TO = ("uniform", "calibration")
+LAYERNORM_SCALES = ("tensor", "channel")
 BASIS_FIELDS = ("activation_basis", "identity_basis", "arithmetic_basis")
 #: N of each family where none is given: MBE neurons and encoders, FS neurons.
 DEFAULT_BASIS = {"mbe": 8, "fs": 1}
@@ -61,6 +64,7 @@ class ConversionConfig:
     margin: float = 0.05
     fit_to: str = "uniform"
     error_budget: float | None = None
+    layernorm_scale: str = "tensor"
 
     def __post_init__(self):
         _positive_int("timesteps", self.timesteps)
@@ -73,6 +77,11 @@ class ConversionConfig:
             raise ValueError(f"fit_to must be one of {FIT_TO}, got {self.fit_to!r}: "
                              "'uniform' fits each activation neuron on a domain (the paper), "
                              "'calibration' to the inputs its site saw during calibration")
+        if self.layernorm_scale not in LAYERNORM_SCALES:
+            raise ValueError(f"layernorm_scale must be one of {LAYERNORM_SCALES}, got "
+                             f"{self.layernorm_scale!r}: 'tensor' encodes every channel of "
+                             "LayerNorm's centred input on one range (the paper), 'channel' "
+                             "scales each channel by its own power of two")
         for name in BASIS_FIELDS:
             value = getattr(self, name)
             if value is None:

@@ -12,6 +12,18 @@ c is identity-encoded once (its spikes serve both products) over the symmetric r
 |x - mu| <= hi - lo). Without an input range, each call picks the smallest power-of-two range
 covering its own |x - mu|. The 1/n is applied once, after the exact integer accumulation: the
 same number as a D pre-scaled by 1/n, without rounding every term.
+
+Per-channel scales (`channel_radius`, config `layernorm_scale="channel"`). A Transformer's
+residual stream has a few outlier channels (MiniLM: inputs up to 235 where most channels stay
+within +-10), so one range for every channel spends the encoder's 2^T levels on them and
+quantises the ordinary channels coarsely: at T = 8 the output LayerNorms of MiniLM err by up
+to 20 % relative. Given each channel's calibrated peak |c_i| (radius r_i), channel i is
+encoded as c_i 2^-k_i on one shared symmetric range [-R, R] (R in [1, 2), the largest
+dyadic range that fits), with k_i = ceil(log2(r_i / R)): the identity encoder's thresholds
+scaled by the power of two 2^k_i, so every channel uses at least half of its encoder's
+levels. Decoding multiplies by 2^k_i, exactly. The squares stay exact integers times powers of
+two; their sum over channels is rounded (it no longer has one common unit), the same way in
+"mbe" and "spike" mode, which still agree bit for bit.
 """
 from __future__ import annotations
 
@@ -37,6 +49,7 @@ class LayerNorm(ProductOp):
 
     def __init__(self, normalized_shape, weight, bias, eps: float, *,
                  input_range: tuple[float, float] | None = None,
+                 channel_radius: Tensor | None = None,
                  config: ConversionConfig | None = None, **settings):
         super().__init__(config_of(config, settings))
         cfg = self.config
@@ -50,7 +63,10 @@ class LayerNorm(ProductOp):
                 self.register_buffer(name, t)
         self.n_id = cfg.identity_basis
         self.input_range = None if input_range is None else tuple(map(float, input_range))
-        if self.input_range is not None:
+        self.channel_scale = None
+        if channel_radius is not None:
+            self.channel_scale = self._channel_scale(channel_radius, cfg)
+        elif self.input_range is not None:
             lo, hi = self.input_range
             if not lo < hi:
                 raise ValueError(f"input_range must be (lo, hi) with lo < hi, got {input_range}")
@@ -63,14 +79,46 @@ class LayerNorm(ProductOp):
                                                 identity_of_output(rsqrt, self.n_id,
                                                                    cfg.timesteps)))
 
+    def _channel_scale(self, radius, cfg: ConversionConfig) -> Tensor:
+        """The power of two 2^k_i of each channel (module docstring), and its shared encoder."""
+        n = math.prod(self.normalized_shape)
+        radius = torch.as_tensor(radius, dtype=F64).reshape(-1)
+        if radius.numel() != n or not bool(torch.isfinite(radius).all()) or \
+                bool((radius < 0).any()):
+            raise ValueError(f"channel_radius must hold {n} finite peaks |x - mean| >= 0, one "
+                             f"per normalised element, got shape {tuple(radius.shape)}")
+        span = self.n_id * (2**cfg.timesteps - 1) if cfg.neuron != "fs" else 2**cfg.timesteps - 1
+        half = span / 2 - 0.5 if span % 2 == 0 else span / 2
+        unit = 2.0 ** math.ceil(math.log2(1 / half))
+        shared = unit * half  # in [1, 2): [-shared, shared] is one dyadic encoder range
+        self.add_primitive("identity_input", identity(-shared, shared, self.n_id,
+                                                      cfg.timesteps, cfg.neuron))
+        floor = max(float(radius.max()), 1.0) * 2.0**-30  # a channel that never varied
+        k = torch.ceil(torch.log2(radius.clamp_min(floor) / shared))
+        return torch.ldexp(torch.ones(n, dtype=F64), k)
+
+    def describe(self) -> dict[str, dict]:
+        """As every operator's, with the centred input's encoder saying how channels share it:
+        "scale" "tensor" (one range) or "channel" with the exponents k_i's [min, max]."""
+        info = super().describe()
+        if "identity_input" in info:
+            k = None if self.channel_scale is None else self.channel_scale.log2()
+            info["identity_input"].update(
+                scale="tensor" if k is None else "channel",
+                channel_exponents=None if k is None else [int(k.min()), int(k.max())])
+        return info
+
     @classmethod
     def from_module(cls, ln: nn.LayerNorm, **kwargs) -> "LayerNorm":
         """Wrap ln: its weight and bias Parameters are shared (same objects), never modified."""
         return cls(ln.normalized_shape, ln.weight, ln.bias, ln.eps, **kwargs)
 
     def extra_repr(self) -> str:
+        scales = "" if self.channel_scale is None else \
+            f"channel scales 2^[{int(self.channel_scale.log2().min())}, " \
+            f"{int(self.channel_scale.log2().max())}], "
         return (f"{self.normalized_shape}, eps={self.eps}, input_range={self.input_range}, "
-                f"{super().extra_repr()}")
+                f"{scales}{super().extra_repr()}")
 
     def _centred_encoder(self, c: Tensor) -> Primitive:
         """The calibrated encoder, or (uncalibrated) the power-of-two one for this call."""
@@ -96,14 +144,22 @@ class LayerNorm(ProductOp):
         n = math.prod(self.normalized_shape)
         rows = x.to(cd).reshape(-1, n)
         c = rows - rows.mean(-1, keepdim=True)
+        scale = self.channel_scale
         prim = self._centred_encoder(c)
         ident = prim.fitted
-        if n * ident.max_abs_units**2 >= _EXACT_LIMIT:
+        if scale is None and n * ident.max_abs_units**2 >= _EXACT_LIMIT:
             raise ValueError(f"{n} squares exceed float64's exact integers for this input range"
                              ": narrow input_range or normalise over fewer elements")
+        if scale is not None:
+            scale = scale.to(c.device)
+            c = c / scale  # exact: a power of two per channel
         enc = prim.encode(c, mode, self.record)
-        if mode == "spike":
-            sum_sq = spike_product(enc, enc, ident, ident).sum(-1, keepdim=True)
+        squares = spike_product(enc, enc, ident, ident) if mode == "spike" else \
+            enc.values * enc.values  # the same exact numbers
+        if scale is not None:  # one rounded sum, the same in every mode
+            sum_sq = (squares * (scale * scale)).sum(-1, keepdim=True)
+        elif mode == "spike":
+            sum_sq = squares.sum(-1, keepdim=True)
         else:  # exact in any summation order: every term and partial sum is an exact integer
             sum_sq = (enc.values.unsqueeze(-2) @ enc.values.unsqueeze(-1)).squeeze(-1)
         var = sum_sq / n
@@ -114,10 +170,12 @@ class LayerNorm(ProductOp):
         g = self.inv_std.encode(mant, mode, self.record)
         # times 2^(-E/2), one exact power of two per row (exact: no rounding before .to(cd))
         shift = torch.ldexp(torch.ones_like(var), (-ex // 2).to(F64))
+        if scale is not None:
+            shift = scale * shift  # both powers of two: exact
         if mode == "spike":
             y = spike_product(enc, g, ident, self.inv_std.second.fitted) * shift
         else:
-            y = enc.values * (g.values * shift)
+            y = (enc.values * g.values) * shift  # exact product, then a power of two
         y = y.to(cd)
         self._count_products(enc, g, rows.numel())
         if self.weight is not None:
