@@ -42,6 +42,12 @@ TINY_PARAMETERS: dict[str, dict] = {
     "15_energy.ipynb": {**{k: v for k, v in TINY_TABLES.items() if k != "configurations"},
                         "timesteps": 4, "include_minilm": False,
                         "standins": ["vit-fmnist", "resnet-fmnist", "gpt2-wikitext"]},
+    "16_calibrated.ipynb": {**{k: v for k, v in TINY_TABLES.items()
+                               if k not in ("configurations", "base_config")},
+                            "base_config": {**TINY_TABLES["base_config"], "fit_to": "calibration",
+                                            "layernorm_scale": "channel"},
+                            "timesteps_list": [4], "activation_basis_at": {4: 1},
+                            "standins": ["minilm-sst2", "gpt2-wikitext"]},
 }
 
 
@@ -79,6 +85,7 @@ EXPECTED_RESULTS: dict[str, dict[str, set]] = {
     "15_energy.ipynb": {"energy.json": {"model", "kind", "stands_for", "convention",
                                         "whole_model_percent", "spiking_operators_percent",
                                         "operators", "run"}},
+    "16_calibrated.ipynb": {"calibrated.json": ROW_FIELDS | {"default_delta"}},
 }
 
 
@@ -201,6 +208,7 @@ BAD_PARAMETERS: dict[str, tuple[dict, str]] = {
     "13_table4_timesteps.ipynb": ({"max_examples": -1}, "max_examples="),
     "14_fig6b_parameters.ipynb": ({"n_values": [0]}, "n_values="),
     "15_energy.ipynb": ({"standins": ["gpt2"]}, "standins="),
+    "16_calibrated.ipynb": ({"timesteps_list": [0]}, "timesteps="),
 }
 
 

@@ -132,6 +132,31 @@ def render_table4(records: list[dict]) -> str:
                     + [f"T={t} (published)" for t in pts], prow))
 
 
+def _change(r: dict, delta) -> str:
+    """A row's change against its ANN: points of accuracy, or percent of perplexity."""
+    if delta is None:
+        return DASH
+    return _signed(delta) if r["metric"] == "accuracy" else f"{100 * delta / r['ann']:+.2f} %"
+
+
+def render_calibrated(records: list[dict]) -> str:
+    """Calibrated conversion (per-site fitting, per-channel LayerNorm scales) of every stand-in
+    against T, beside the default configuration's change at the same T where the record of
+    Table 4 has it (`default_delta`)."""
+    if not records:
+        return "_No records._"
+    header = ["model", "data", "metric", "T", "activation N", "ANN (measured)",
+              "SNN calibrated (measured)", "change, calibrated (measured)",
+              "change, default (measured, table4.json)"]
+    rows = [[_model(r), r["dataset"], r["metric"], str(r["timesteps"]),
+             str(r["config"]["activation_basis"]), _num(r["ann"]), _num(r["snn"]),
+             _change(r, r["delta"]), _change(r, r.get("default_delta"))]
+            for r in records]
+    return ("Change: accuracy points, or perplexity in percent of the ANN's. Configuration: "
+            "the project's default with fit_to='calibration' and layernorm_scale='channel'.\n\n"
+            + table(header, rows))
+
+
 def render_fig6b(records: list[dict]) -> str:
     """Fig. 6(b): accuracy and energy of one model against the activation neurons' N."""
     header = ["N", "ANN % (measured)", "SNN % (measured)", "Δ (measured)",

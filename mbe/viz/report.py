@@ -255,7 +255,9 @@ for _name, _title, _render in (
          paper_tables.render_fig6b),
         ("table6.json", "Appendix Table VI: learned parameters per neuron",
          paper_tables.render_table6),
-        ("energy.json", "Energy: whole converted models, per operator", _render_energy)):
+        ("energy.json", "Energy: whole converted models, per operator", _render_energy),
+        ("calibrated.json", "Calibrated conversion: every stand-in at small T",
+         paper_tables.render_calibrated)):
     renderer(_name, _title)(_render)
 
 
