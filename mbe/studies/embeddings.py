@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..conversion import convert
+from ..conversion import ConversionConfig, convert
 from .corpora import MINILM
 
 def batches(tokenizer, sentences: list[str], batch_size: int, max_length: int) -> list[dict]:
@@ -63,20 +63,29 @@ def check_parameters(model, timesteps_list, n_sentences, n_calibration, batch_si
 
 
 def compare(ann: nn.Module, calibration: list[dict], evaluation: list[dict], *,
-            model_name: str, timesteps: int, mode: str = "mbe", activation_basis: int = 8):
-    """Convert `ann` at `timesteps`, embed the evaluation sentences with both, compare.
+            model_name: str, timesteps: int | None = None, mode: str = "mbe",
+            activation_basis: int = 8, config: ConversionConfig | None = None):
+    """Convert `ann` at `timesteps` (or with a whole `config`, which then gives T, mode and
+    N), embed the evaluation sentences with both, compare.
 
     Returns (record, converted model, ledger report). The record holds the model, T, mode,
     the activation neurons' N, sentence count, mean / min cosine, the SNN's and the ANN's
-    forward seconds (measured back to back) and the conversion seconds.
+    forward seconds (measured back to back) and the conversion seconds (and, with `config`,
+    the configuration's fields under "config").
     """
+    if config is None:
+        config = ConversionConfig(timesteps=timesteps, mode=mode,
+                                  activation_basis=activation_basis)
+        extra = {}
+    else:
+        extra = {"config": config.to_dict()}
     start = time.perf_counter()
-    snn, report = convert(ann, calibration, timesteps, mode, activation_basis=activation_basis)
+    snn, report = convert(ann, calibration, config=config)
     converted = time.perf_counter() - start
     reference, ann_seconds = embed(ann, evaluation)
     emb, seconds = embed(snn, evaluation)
-    record = {"model": model_name, "timesteps": timesteps, "mode": mode,
-              "activation_basis": activation_basis, "n_sentences": len(emb),
+    record = {"model": model_name, "timesteps": config.timesteps, "mode": config.mode,
+              "activation_basis": config.activation_basis, "n_sentences": len(emb), **extra,
               **agreement(reference, emb), "seconds": seconds, "ann_seconds": ann_seconds,
               "convert_seconds": converted}
     return record, snn, report

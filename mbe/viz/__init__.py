@@ -5,7 +5,8 @@ writes one as a PNG and shows it in the notebook. `report` rebuilds RESULTS.md f
 results/*.json (`python -m mbe.viz.report`). The explorer (`explorer`, needing ipywidgets) is
 imported on first use through `mbe.explore`.
 """
-from .conversion import plot_cosine_vs_timesteps, plot_error_growth
+from .conversion import (plot_cosine_by_configuration, plot_cosine_vs_timesteps, plot_error_growth,
+                         plot_operation_errors, plot_site_inputs)
 from .display import show
 from .neuron import (plot_abs_error, plot_contributions, plot_edi, plot_error_heatmap,
                      plot_fit, plot_gso, plot_histories, plot_kernels, plot_nt_heatmap,
@@ -20,4 +21,5 @@ __all__ = ["show", "plot_kernels", "plot_raster", "plot_fit", "plot_partial",
            "plot_nt_heatmap", "plot_fig6a", "plot_error_vs_t", "plot_basis_sweep",
            "plot_attribution", "plot_firing_rates", "plot_step_errors", "plot_primitive_steps",
            "plot_row", "plot_error_growth", "plot_cosine_vs_timesteps", "plot_rows",
-           "plot_timestep_sweep", "plot_fig6b", "plot_energy_conventions"]
+           "plot_timestep_sweep", "plot_fig6b", "plot_energy_conventions", "plot_site_inputs",
+           "plot_operation_errors", "plot_cosine_by_configuration"]

@@ -49,3 +49,100 @@ def plot_cosine_vs_timesteps(records: list[dict], ax=None):
     ax.set_title(f"Sentence-embedding disagreement of converted {records[0]['model']} vs T")
     ax.legend(fontsize=8)
     return ax.figure
+
+
+def plot_site_inputs(calibrated, uniform, kind: str = "gelu", max_sites: int = 6,
+                     coverage: float = 0.999):
+    """Per activation site of `kind`: the histogram of the inputs calibration recorded there
+    (grey, right axis), and the absolute error |neuron(x) - f(x)| of the uniform neuron and of
+    the neuron fitted to those inputs (log scale, left axis), over the central `coverage` of
+    the inputs. `calibrated` and `uniform` are the same model converted with
+    fit_to="calibration" and "uniform" (`mbe.convert`); returns the Figure."""
+    import torch
+
+    from ..conversion import sites_of
+    from ..core import targets
+
+    pairs = [(c, u) for c, u in zip(sites_of(calibrated), sites_of(uniform))
+             if getattr(c, "kind", None) == kind and "x" in c.histograms][:max_sites]
+    if not pairs:
+        raise ValueError(f"no {kind} site with a histogram of its inputs: convert with "
+                         "fit_to='calibration', which keeps one per site")
+    cols = min(3, len(pairs))
+    rows = -(-len(pairs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False,
+                             layout="constrained")
+    for ax, (site_c, site_u) in zip(axes.flat, pairs):
+        edges, counts = site_c.histograms["x"].bins()
+        cdf = counts.cumsum(0) / counts.sum()
+        tail = (1 - coverage) / 2
+        lo = float(edges[int(torch.searchsorted(cdf, torch.tensor(tail, dtype=cdf.dtype)))])
+        hi = float(edges[int(torch.searchsorted(cdf, torch.tensor(1 - tail,
+                                                                  dtype=cdf.dtype))) + 1])
+        x = torch.linspace(lo, hi, 4001, dtype=torch.float64)
+        exact = targets.evaluate(kind, x)
+        for site, label, style in ((site_u, "uniform fit", "-"),
+                                   (site_c, "fitted to these inputs", "-")):
+            err = (site.op.neuron(kind)(x) - exact).abs().clamp_min(1e-12)
+            ax.semilogy(x, err, style, lw=0.8, label=label)
+        twin = ax.twinx()
+        keep = (edges[1:] > lo) & (edges[:-1] < hi)
+        widths = (edges[1:] - edges[:-1])[keep]
+        twin.bar(edges[:-1][keep], counts[keep] / widths / counts.sum(), width=widths,
+                 align="edge", color="0.6", alpha=0.35, lw=0)
+        twin.set_yticks([])
+        ax.set_xlim(lo, hi)
+        ax.set_title(site_c.path.replace("encoder.", "").replace(".intermediate", ""),
+                     fontsize=8)
+        ax.set_xlabel("input x")
+        ax.set_ylabel(f"|neuron - {kind}| (log)")
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    for ax in list(axes.flat)[len(pairs):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Each {kind} site: its inputs (grey: density) and each neuron's error there, "
+                 f"over the central {100 * coverage:g} % of the inputs", fontsize=10)
+    return fig
+
+
+def plot_operation_errors(records: list[dict], ax=None):
+    """The worst clean relative RMS error of each operation (the site alone, on the ANN's
+    inputs), one group of bars per operation, one bar per record (its `configuration` and T):
+    which primitive limits the model. Returns the Figure."""
+    if ax is None:
+        ax = plt.subplots(figsize=(8, 4), layout="constrained")[1]
+    ops = sorted({op for r in records for op in r["operation_errors"]})
+    width = 0.8 / len(records)
+    for i, r in enumerate(records):
+        ax.bar([j + i * width for j in range(len(ops))],
+               [r["operation_errors"].get(op, float("nan")) for op in ops], width,
+               label=f"{r['configuration']}, T={r['timesteps']}, N={r['activation_basis']}")
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(ops))], ops)
+    ax.set_yscale("log")
+    ax.set_ylabel("worst clean relative RMS error (log)")
+    ax.set_title("Which operation limits the model")
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    return ax.figure
+
+
+def plot_cosine_by_configuration(records: list[dict], ax=None):
+    """1 - mean cosine (ANN vs SNN embeddings) against T, one line per configuration and
+    activation N; budgeted records are marked separately. Returns the Figure."""
+    if ax is None:
+        ax = plt.subplots(figsize=(7, 4.5), layout="constrained")[1]
+    def key(r):
+        budget = (r.get("config") or {}).get("error_budget")
+        n = f"N={r['activation_basis']}" if budget is None else f"budget {budget:g}"
+        return f"{r['configuration']}, {n}"
+    for label in dict.fromkeys(key(r) for r in records):
+        rows = sorted((r for r in records if key(r) == label), key=lambda r: r["timesteps"])
+        ax.semilogy([r["timesteps"] for r in rows], [1 - r["mean_cosine"] for r in rows],
+                    "o-" if len(rows) > 1 else "s", label=label)
+    ax.set_xticks(sorted({r["timesteps"] for r in records}))
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("1 - mean cosine, ANN vs SNN (log scale)")
+    ax.set_title(f"Converted {records[0]['model']}: disagreement vs T, per configuration")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return ax.figure

@@ -183,6 +183,25 @@ def render_conversion(data: list[dict]) -> str:
             "calibration.\n\n" + table(header, rows)) if rows else "_No records._"
 
 
+@renderer("calibration.json", "Calibrated conversion of MiniLM: per-site fitting, per-channel "
+          "LayerNorm, error budgets")
+def render_calibration(data: list[dict]) -> str:
+    header = ["configuration", "T", "activation N", "mean cosine (measured)",
+              "min cosine (measured)", "spikes on calibration (measured)", "convert seconds"]
+    rows = []
+    for r in data:
+        budget = (r.get("config") or {}).get("error_budget")
+        n = str(r["activation_basis"]) if budget is None else \
+            "per site: " + ", ".join(str(s["n_basis"]) for s in r["activation_sites"]) + \
+            f" (budget {budget:g})"
+        rows.append([r["configuration"], str(r["timesteps"]), n, f"{r['mean_cosine']:.5f}",
+                     f"{r['min_cosine']:.5f}", _fmt(r["spikes"], ",d"),
+                     f"{r['convert_seconds']:.1f}"])
+    return ("Cosine similarity between each sentence's ANN and converted-SNN embedding, on "
+            "real sentences held out from calibration (notebook 05).\n\n"
+            + table(header, rows)) if rows else "_No records._"
+
+
 @renderer("conversion_ledger.json", "Conversion ledger (every site of one converted model)")
 def render_conversion_ledger(data: dict) -> str:
     return Report.from_dict(data).to_markdown()
