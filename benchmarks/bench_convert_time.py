@@ -49,7 +49,7 @@ def main() -> None:
         if label == "cold":  # each fitted neuron's own fit time (shared ones counted once)
             neurons = {id(p.neuron): p.neuron for site in sites_of(snn)
                        for op in site.spiking_ops().values()
-                       for p in (op.fitted(n) for n in op.primitive_names())
+                       for p in (op.fitted(n) for n in op.primitive_names)
                        if not getattr(p, "is_identity", False)}
             fits = sorted(n.meta.get("fit_seconds", 0.0) for n in neurons.values())
     print(f"convert, empty caches: {times['cold']:.1f} s (target <= 180 s); "
