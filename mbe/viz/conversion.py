@@ -87,7 +87,8 @@ def plot_site_inputs(calibrated, uniform, kind: str = "gelu", max_sites: int = 6
             ax.semilogy(x, err, style, lw=0.8, label=label)
         twin = ax.twinx()  # the 2^16 fine bins regrouped into 80 equal ones for display
         centres = 0.5 * (edges[1:] + edges[:-1])
-        shown, grid = torch.histogram(centres, bins=80, range=(lo, hi), weight=counts)
+        shown, grid = torch.histogram(centres, bins=80, range=(lo, hi),
+                                      weight=counts.to(centres.dtype))
         twin.stairs(shown / counts.sum(), grid, fill=True, color="0.6", alpha=0.35)
         twin.set_yticks([])
         ax.set_xlim(lo, hi)
