@@ -84,7 +84,7 @@ def input_error(neuron: SpikingNeuron, target, inputs: InputDistribution, n: int
     """The neuron's error on real inputs: at n stratified draws of the inputs' distribution p
     alone (without the uniform share a fit adds), the relative RMS error
     ||f_hat - f|| / ||f|| and the largest absolute error."""
-    x = InputDistribution(inputs.edges, inputs.counts, inputs.domain, 0.0).draw(n, seed)
+    x = inputs.real_inputs().draw(n, seed)
     out, _ = simulate(x, neuron.kernels(), neuron.readout())
     y = targets.evaluate(target, x)
     err = out - y

@@ -88,8 +88,9 @@ class InputDistribution:
         return cls(*hist.bins(), domain, coverage)
 
     # -- the mixture q -------------------------------------------------------------------------
-    def _pieces(self) -> tuple[Tensor, Tensor]:
-        """(breaks (K + 1,) from lo to hi, q's density on each of the K pieces)."""
+    def _pieces(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(breaks (K + 1,) from lo to hi, q's density on each of the K pieces, q's mass below
+        each break (K + 1,), unnormalised)."""
         lo, hi = self.domain
         breaks = torch.unique(torch.cat([torch.tensor([lo, hi], dtype=F64), self.edges]))
         mids = 0.5 * (breaks[1:] + breaks[:-1])
@@ -98,24 +99,23 @@ class InputDistribution:
         widths = self.edges[1:] - self.edges[:-1]
         p = self.counts / self.counts.sum() / widths
         p_mid = torch.where(inside, p[bin_of.clamp(0, len(p) - 1)], torch.zeros((), dtype=F64))
-        return breaks, (1 - self.coverage) * p_mid + self.coverage / (hi - lo)
+        dens = (1 - self.coverage) * p_mid + self.coverage / (hi - lo)
+        cum = torch.cat([torch.zeros(1, dtype=F64), (dens * (breaks[1:] - breaks[:-1])).cumsum(0)])
+        return breaks, dens, cum
 
     def cdf(self, x: Tensor) -> Tensor:
         """q's cumulative distribution at the points x (0 below the domain, 1 above)."""
-        breaks, dens = self._pieces()
-        cum = torch.cat([torch.zeros(1, dtype=F64), (dens * (breaks[1:] - breaks[:-1])).cumsum(0)])
+        breaks, dens, cum = self._pieces()
         x = x.to(F64).clamp(breaks[0], breaks[-1])
         k = (torch.searchsorted(breaks, x, right=True) - 1).clamp(0, len(dens) - 1)
         return ((cum[k] + dens[k] * (x - breaks[k])) / cum[-1]).clamp(0, 1)
 
     def quantile(self, levels: Tensor) -> Tensor:
         """q's quantiles at `levels` in [0, 1] (q is piecewise uniform: exact inversion)."""
-        breaks, dens = self._pieces()
-        mass = dens * (breaks[1:] - breaks[:-1])
-        cdf = torch.cat([torch.zeros(1, dtype=F64), mass.cumsum(0)])
-        cdf = cdf / cdf[-1]
+        breaks, dens, cum = self._pieces()
+        cdf = cum / cum[-1]
         levels = levels.to(F64).clamp(0, 1)
-        k = (torch.searchsorted(cdf, levels, right=True) - 1).clamp(0, len(mass) - 1)
+        k = (torch.searchsorted(cdf, levels, right=True) - 1).clamp(0, len(dens) - 1)
         frac = ((levels - cdf[k]) / (cdf[k + 1] - cdf[k]).clamp_min(1e-300)).clamp(0, 1)
         return breaks[k] + frac * (breaks[k + 1] - breaks[k])
 
@@ -125,9 +125,13 @@ class InputDistribution:
         u = (torch.arange(n, dtype=F64) + torch.rand(n, generator=gen, dtype=F64)) / n
         return self.quantile(u)
 
+    def real_inputs(self) -> "InputDistribution":
+        """p alone: the real inputs, without the uniform share a fit adds."""
+        return InputDistribution(self.edges, self.counts, self.domain, 0.0)
+
     def input_quantiles(self, levels: Tensor) -> Tensor:
-        """Quantiles of p alone (the real inputs, without the uniform share)."""
-        return InputDistribution(self.edges, self.counts, self.domain, 0.0).quantile(levels)
+        """Quantiles of p alone (`real_inputs`)."""
+        return self.real_inputs().quantile(levels)
 
     # -- identity --------------------------------------------------------------------------------
     def key(self) -> dict:

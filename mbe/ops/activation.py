@@ -70,7 +70,7 @@ def within_budget(kind: str, domain: tuple[float, float], inputs: InputDistribut
     fitted to `inputs` on `domain` and its relative RMS error measured on the inputs
     themselves (`mbe.core.analysis.input_error`). The first within the budget is taken; if
     none is, the most accurate one, marked as not met. T stays the model's: every site keeps
-    the same clock (docs/decisions.md, "Error budget"). Returns (operator, record: budget,
+    the same clock (docs/decisions.md, "Calibrated conversion"). Returns (operator, record: budget,
     chosen N, its error, whether met, and every candidate tried as [N, error]).
     """
     candidates = [n for n in BUDGET_BASES if n < config.activation_basis]

@@ -12,7 +12,7 @@ plus the starting mode, the calibration margin and what the activation neurons a
 (`fit_to`, used by `mbe.convert`: "uniform" on a domain, the paper's objective, or
 "calibration", each site's neuron to the inputs that site received during calibration,
 `mbe.core.distribution`), and an optional `error_budget`: with it, each activation site gets
-the cheapest neuron (fewest N x T, `mbe.ops.activation.within_budget`) whose relative RMS
+the neuron with the fewest bases (`mbe.ops.activation.within_budget`) whose relative RMS
 error on its calibrated inputs stays within the budget; and how LayerNorm encodes its centred
 input (`layernorm_scale`: "tensor", one encoder range for every channel, as the paper, or
 "channel", a power-of-two scale per channel from calibration, `mbe.ops.layernorm`). Every operator

@@ -97,15 +97,22 @@ class LayerNorm(ProductOp):
         k = torch.ceil(torch.log2(radius.clamp_min(floor) / shared))
         return torch.ldexp(torch.ones(n, dtype=F64), k)
 
+    @property
+    def channel_exponents(self) -> list[int] | None:
+        """[min, max] of the channels' exponents k_i (None with one range for every channel)."""
+        if self.channel_scale is None:
+            return None
+        k = self.channel_scale.log2()
+        return [int(k.min()), int(k.max())]
+
     def describe(self) -> dict[str, dict]:
         """As every operator's, with the centred input's encoder saying how channels share it:
         "scale" "tensor" (one range) or "channel" with the exponents k_i's [min, max]."""
         info = super().describe()
         if "identity_input" in info:
-            k = None if self.channel_scale is None else self.channel_scale.log2()
-            info["identity_input"].update(
-                scale="tensor" if k is None else "channel",
-                channel_exponents=None if k is None else [int(k.min()), int(k.max())])
+            k = self.channel_exponents
+            info["identity_input"].update(scale="tensor" if k is None else "channel",
+                                          channel_exponents=k)
         return info
 
     @classmethod
@@ -114,9 +121,8 @@ class LayerNorm(ProductOp):
         return cls(ln.normalized_shape, ln.weight, ln.bias, ln.eps, **kwargs)
 
     def extra_repr(self) -> str:
-        scales = "" if self.channel_scale is None else \
-            f"channel scales 2^[{int(self.channel_scale.log2().min())}, " \
-            f"{int(self.channel_scale.log2().max())}], "
+        k = self.channel_exponents
+        scales = "" if k is None else f"channel scales 2^[{k[0]}, {k[1]}], "
         return (f"{self.normalized_shape}, eps={self.eps}, input_range={self.input_range}, "
                 f"{scales}{super().extra_repr()}")
 
@@ -154,11 +160,11 @@ class LayerNorm(ProductOp):
             scale = scale.to(c.device)
             c = c / scale  # exact: a power of two per channel
         enc = prim.encode(c, mode, self.record)
-        squares = spike_product(enc, enc, ident, ident) if mode == "spike" else \
-            enc.values * enc.values  # the same exact numbers
-        if scale is not None:  # one rounded sum, the same in every mode
-            sum_sq = (squares * (scale * scale)).sum(-1, keepdim=True)
-        elif mode == "spike":
+        if mode == "spike" or scale is not None:
+            squares = spike_product(enc, enc, ident, ident) if mode == "spike" else \
+                enc.values * enc.values  # the same exact numbers
+            if scale is not None:  # one rounded sum, the same in every mode
+                squares = squares * (scale * scale)
             sum_sq = squares.sum(-1, keepdim=True)
         else:  # exact in any summation order: every term and partial sum is an exact integer
             sum_sq = (enc.values.unsqueeze(-2) @ enc.values.unsqueeze(-1)).squeeze(-1)

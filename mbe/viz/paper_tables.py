@@ -152,9 +152,10 @@ def render_calibrated(records: list[dict]) -> str:
              str(r["config"]["activation_basis"]), _num(r["ann"]), _num(r["snn"]),
              _change(r, r["delta"]), _change(r, r.get("default_delta"))]
             for r in records]
+    c = records[0]["config"]
     return ("Change: accuracy points, or perplexity in percent of the ANN's. Configuration: "
-            "the project's default with fit_to='calibration' and layernorm_scale='channel'.\n\n"
-            + table(header, rows))
+            f"the project's default with fit_to={c['fit_to']!r} and layernorm_scale="
+            f"{c['layernorm_scale']!r}.\n\n" + table(header, rows))
 
 
 def render_fig6b(records: list[dict]) -> str:
