@@ -101,7 +101,7 @@ class Histogram:
         x32 = x32[torch.isfinite(x32)]
         if x32.numel():
             bins = (x32.view(torch.int32) >> 16) & 0xFFFF
-            self.counts += torch.bincount(bins.to(torch.int64), minlength=self.BINS)
+            self.counts += torch.bincount(bins.to(torch.int64), minlength=self.BINS).cpu()
 
     @property
     def total(self) -> int:

@@ -161,3 +161,26 @@ def test_spiking_bert_is_close_and_fast_equals_spike():
     set_mode(snn, "spike")
     assert torch.equal(_output(snn, test).last_hidden_state, fast)
     assert all(s["firing_rate"] > 0 for s in report.spiking)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_models_convert_and_run(dtype):
+    """A bf16 or fp16 model converts and runs in its own dtype: the neurons evaluate in
+    float32 and cast back (docs/decisions.md, "Devices, paths and dtypes"), so the SNN stays
+    as close to its ANN as in float32; "mbe" and "spike" still agree bit for bit."""
+    settings = {"timesteps": 8, "activation_basis": 2, "arithmetic_basis": 2}
+    test = _text_batch(3)
+    cosine = {}
+    for kind in (torch.float32, dtype):
+        model = copy.deepcopy(MODELS["bert"][0]).to(kind)
+        snn, report = mbe.convert(model, [_text_batch(0)], **settings)
+        ann = _output(model, test).last_hidden_state
+        fast = _output(snn, test).last_hidden_state
+        assert fast.dtype == kind and bool(torch.isfinite(fast).all())
+        cosine[kind] = float(torch.nn.functional.cosine_similarity(
+            fast.double().flatten(), ann.double().flatten(), 0))
+    assert cosine[dtype] > cosine[torch.float32] - 1e-4, cosine
+    set_mode(snn, "spike")
+    assert torch.equal(_output(snn, test).last_hidden_state, fast)
+    assert report.measured_on["device"] == "cpu" and report.measured_on["path"] in (
+        "compiled", "torch")

@@ -362,27 +362,6 @@ def test_softmax_fused_kernel_equals_torch_path(softmax, monkeypatch, native):
     assert torch.equal(softmax(x), fused)
 
 
-def test_softmax_split_and_place_in_c_equal_torch(monkeypatch, native):
-    """The element-by-element split (row max, z, k, f of the evaluated elements) and its
-    inverse, in C and by torch: flushed, masked and NaN elements included."""
-    x = torch.randn(7, 45, generator=_gen(11)) * 40
-    x[1, :3] = -math.inf
-    x[2, 5] = math.nan
-    x[3, 8] = x[3].max() - 126.0 / LOG2E  # at the flush boundary
-    low = -126
-    got = native_softmax.softmax_split(x, LOG2E, low)
-    values = torch.rand(int(got[1].sum()), generator=_gen(12))
-    placed = native_softmax.softmax_place(x, got[0], LOG2E, low, got[1], values)
-    monkeypatch.setattr(native_softmax, "library", lambda: None)
-    want = native_softmax.softmax_split(x, LOG2E, low)
-    for a, b in zip(got, want):
-        assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0))
-    assert 0 < len(values) < x.numel() - 45  # some flushed, a NaN row
-    expected = native_softmax.softmax_place(x, want[0], LOG2E, low, want[1], values)
-    assert torch.equal(placed.nan_to_num(7.0), expected.nan_to_num(7.0))
-    assert bool(placed[2].isnan().all())
-
-
 def test_softmax_one_loop_fast_path_equals_spike_mode(softmax):
     """Without recording, the fast path normalises inside the C loop; it still equals the
     spike simulation bit for bit, and reports the same ranges."""

@@ -48,7 +48,7 @@ def _same_bits(a, b):
     return torch.equal(a.contiguous().view(torch.int64), b.contiguous().view(torch.int64))
 
 
-@pytest.mark.parametrize("simd", [True, False])
+@pytest.mark.parametrize("simd", [True, "avx2", False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", NEURONS)
 def test_simulation_equals_the_reference_bit_for_bit(name, dtype, simd, monkeypatch, native):

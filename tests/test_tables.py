@@ -2,6 +2,7 @@
 (random-initialised tiny models of the paper's classes, saved like Hugging Face checkpoints,
 on tiny synthetic data), whole-model energy and Table VI's parameter counts."""
 import math
+import sys
 
 import pytest
 import torch
@@ -159,3 +160,36 @@ def test_bad_notebook_parameters_are_named():
         with pytest.raises(ValueError, match=message):
             tables.check_parameters(**{**ok, **change})
     assert math.isfinite(0.0)
+
+
+def _evaluate(launcher: list[str], out, checkpoints, data_dir) -> list[dict]:
+    """Run `mbe.studies.evaluate` on the tiny GPT-2 checkpoint in fresh processes."""
+    import json
+    import os
+    import subprocess
+
+    args = ["-m", "mbe.studies.evaluate", "--table", "table_3", "--checkpoint",
+            str(checkpoints / "gpt2"), "--dataset", "wikitext2", "--data-dir", str(data_dir),
+            "--timesteps", "4", "--max-examples", "300", "--n-calibration", "2",
+            "--batch-size", "2", "--base-config",
+            json.dumps({"activation_basis": 2, "identity_basis": 2, "arithmetic_basis": 2}),
+            "--out", str(out)]
+    # one torch thread per process in both runs: the same float summation order
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, *launcher, *args], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[:4000]}"
+    return json.loads(out.read_text())
+
+
+def test_two_processes_gather_the_single_process_metrics(checkpoints, synthetic_data_dir,
+                                                         tmp_path):
+    """The data-parallel evaluation (two CPU processes, as `accelerate launch` starts them on
+    two GPUs) gathers per-batch results into exactly the single process's perplexities."""
+    alone = _evaluate([], tmp_path / "alone.json", checkpoints, synthetic_data_dir)
+    shared = _evaluate(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
+                       tmp_path / "shared.json", checkpoints, synthetic_data_dir)
+    assert len(alone) == len(shared) == 1
+    for key in ("ann", "snn", "delta", "n_examples", "kind", "output_error"):
+        assert shared[0][key] == alone[0][key], key
+    assert alone[0]["kind"] == "real" and alone[0]["metric"] == "perplexity"

@@ -43,12 +43,34 @@ def batches_of(calibration) -> list:
 
 
 def run(model: nn.Module, batch):
-    """One forward on a batch, called the way the batch's type says."""
+    """One forward on a batch, called the way the batch's type says, its tensors first moved
+    to the model's device (as `accelerate` does: a tokenizer's CPU output feeds a CUDA model)."""
+    batch = to_device(batch, device_of(model))
     if isinstance(batch, Mapping):
         return model(**batch)
     if isinstance(batch, (tuple, list)):
         return model(*batch)
     return model(batch)
+
+
+def device_of(model: nn.Module) -> torch.device | None:
+    """The device of the model's first parameter or buffer (None: it has neither)."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return None
+
+
+def to_device(batch, device: torch.device | None):
+    """batch with every tensor in it (in mappings, tuples and lists) on device."""
+    if device is None:
+        return batch
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    return batch
 
 
 def first_tensor(output) -> Tensor:
@@ -78,7 +100,9 @@ def fingerprint(batches: list) -> dict:
         tensors = _tensors(batch)
         items += int(tensors[0].shape[0]) if tensors and tensors[0].dim() else 1
         for t in tensors:
-            digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+            # raw bytes (numpy has no bfloat16)
+            digest.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+                          .tobytes())
     first = batches[0]
     shapes = ({k: list(v.shape) for k, v in first.items() if isinstance(v, Tensor)}
               if isinstance(first, Mapping) else [list(t.shape) for t in _tensors(first)])

@@ -3,8 +3,10 @@ from __future__ import annotations
 import copy
 import warnings
 
+import torch
 from torch import nn
 
+from ..native import loader
 from ..ops.config import ConversionConfig, check_mode, config_of
 from . import calibrate as _calibrate
 from . import ledger, replace
@@ -95,8 +97,16 @@ def convert(model: nn.Module, calibration, timesteps: int | None = None,
         calibration={**_calibrate.fingerprint(batches), "margin": cfg.margin},
         sites=[ledger.spiking_record(s, clean[s], situ[s]) for s in sites]
         + [ledger.float_record(f) for f in floats],
-        output_error=output, measured_on=_calibrate.fingerprint(measured))
+        output_error=output, measured_on={**_calibrate.fingerprint(measured),
+                                          **execution(snn)})
     return snn, report
+
+
+def execution(model: nn.Module) -> dict:
+    """Where a model's operators run: its device and the path they take there ("compiled"
+    loops or "torch", `mbe.native.loader.path_for`)."""
+    device = _calibrate.device_of(model) or torch.device("cpu")
+    return {"device": str(device), "path": loader.path_for(device)}
 
 
 def _find_sites(snn: nn.Module, family, first_batch, keep: frozenset[str]):

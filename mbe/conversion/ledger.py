@@ -229,6 +229,8 @@ class Report:
                  + ("" if s.get("error_budget") is None
                     else f" within an error budget of {s['error_budget']:g}"),
                  f"  spiking: {_tally(self.spiking) or 'nothing'}",
+                 *([f"  runs on: {self.measured_on['device']}, {self.measured_on['path']} "
+                    "path"] if "path" in self.measured_on else []),
                  f"  kept in float: {_tally(self.floating) or 'nothing'}"]
         worst = sorted((x for x in self.spiking if x["error_in_situ"]["rel_rms"] is not None),
                        key=lambda x: x["error_in_situ"]["rel_rms"], reverse=True)[:self.WORST]

@@ -12,8 +12,9 @@ spike tensor, what spike mode reads from it:
             encoder this is its code q (Eq. 10; `mbe.ops.primitives.Identity`)
 
 Both give the same bits (tested on thresholds +-1 ulp, NaN, +-inf; every loop of the C code).
-Without a C compiler, or for T > 62 (the spike train no longer fits a 64-bit word), the
-reference runs instead.
+Off the CPU, without a C compiler, or for T > 62 (the spike train no longer fits a 64-bit
+word), the torch path runs instead (`_torch`): the reference's steps on x's device, keeping
+per step only the running counts and code, not the spike tensor.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from ..native import loader
 from ..native.loader import F32, F64
 from ..native.structs import NeuronStruct
 from ..ranges import Range
-from .dynamics import Kernels, Readout, simulate as reference_simulate, spike_code
+from .dynamics import Kernels, Readout, decode, input_drive, step
 
 MAX_STEPS = 62
 
@@ -63,10 +64,10 @@ def run(kernels: Kernels, readout: Readout, x: Tensor, domain: tuple[float, floa
     if x.dtype not in (F32, F64):
         raise TypeError(f"the simulation takes float32 or float64 tensors, got {x.dtype}: "
                         "convert the input first")
-    lib = loader.library()
+    lib = loader.compiled(x)
     steps, n_basis = kernels.d.shape
     if lib is None or steps > MAX_STEPS or not bool(torch.isfinite(kernels.vth).all()):
-        return _reference(kernels, readout, x, domain, values, counts, code)
+        return _torch(kernels, readout, x, domain, values, counts, code)
     params = [t.to(F64).contiguous() for t in (kernels.vth, kernels.r, kernels.d, readout.shift,
                                                readout.scale, readout.weight)]
     nr = NeuronStruct(steps, n_basis, *(t.data_ptr() for t in params), float(readout.bias))
@@ -74,7 +75,7 @@ def run(kernels: Kernels, readout: Readout, x: Tensor, domain: tuple[float, floa
     def loop(xc, outs, lo, hi, stats):
         getattr(lib, f"simulate_{'f32' if x.dtype == F32 else 'f64'}")(
             loader.pointer(xc), ctypes.c_int64(xc.numel()), ctypes.byref(nr), *outs, lo, hi,
-            stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(loader.SIMD))
+            stats, ctypes.c_int(torch.get_num_threads()), loader.simd_level())
 
     outs, seen, spikes = loader.elementwise(
         x, domain, {"values": F64 if values else None, "code": F64 if code else None,
@@ -82,14 +83,27 @@ def run(kernels: Kernels, readout: Readout, x: Tensor, domain: tuple[float, floa
     return Simulation(**outs, seen=seen, spikes=spikes)
 
 
-def _reference(kernels: Kernels, readout: Readout, x: Tensor, domain, values: bool,
-               counts: bool, code: bool) -> Simulation:
-    """The same results from `mbe.core.dynamics.simulate` and its spike tensor."""
+def _torch(kernels: Kernels, readout: Readout, x: Tensor, domain, values: bool, counts: bool,
+           code: bool) -> Simulation:
+    """The same results by the reference's operations (`mbe.core.dynamics`: `input_drive`,
+    `step`, `decode`) on x's device. The spike tensor is never kept: each step adds its spikes
+    to the counts and, times 2^(T-1-t), to the code (exact integers in float64, so the sum
+    equals `spike_code`'s in any order)."""
     x64 = x.detach().to(F64)
-    y, spikes = reference_simulate(x64, kernels, readout, record=True)
+    kernels = Kernels(*(loader.on(t.to(F64), x.device) for t in kernels))
+    readout = Readout(*(loader.on(t.to(F64), x.device) for t in readout))
+    u = input_drive(x64, readout)
+    o = torch.zeros_like(u)
+    fired = torch.zeros(x64.shape, dtype=torch.int32, device=x.device)
+    q = torch.zeros_like(x64) if code else None
+    steps = kernels.d.shape[0]
+    for t in range(steps):
+        u, o, s = step(u, o, kernels.d[t], kernels.r[t], kernels.vth[t])
+        fired += s.sum(-1).to(torch.int32)
+        if code:
+            q += s.sum(-1) * 2.0 ** (steps - 1 - t)
     nan = torch.isnan(x64)
-    q = spike_code(spikes).masked_fill(nan, math.nan)
-    per_element = spikes.sum((-2, -1)).to(torch.int32)
-    return Simulation(y.masked_fill(nan, math.nan) if values else None,
-                      per_element if counts else None, q if code else None,
-                      Range.of(x, domain), int(per_element.sum()))
+    y = decode(o, readout).masked_fill(nan, math.nan) if values else None
+    return Simulation(y, fired if counts else None,
+                      q.masked_fill(nan, math.nan) if code else None,
+                      Range.of(x, domain), int(fired.sum()))

@@ -3,8 +3,9 @@
  * Exactness rules: plain IEEE-754 arithmetic in the input's precision, no fast-math, no
  * contraction into fused multiply-adds (-ffp-contract=off), so every value equals the one the
  * same sequence of torch operations produces. the tests hold them to that. Each
- * float32 loop has a scalar form and an AVX-512 form (chosen at run time when the CPU has it,
- * `simd` = 1); both do the same operations per element, so they give the same bits.
+ * float32 loop has a scalar form and an AVX-512 form (chosen at run time when the CPU has it
+ * and the `simd` level allows it, `use_avx512`); both do the same operations per element, so
+ * they give the same bits.
  *
  * Bucketed staircase index. A staircase with K breaks b[0..K-1] (ascending, already rounded
  * up to the input precision) maps x to idx(x) = #{k : x >= b[k]}. Cell j(x) = trunc(clamp((x -
@@ -43,6 +44,10 @@ static int has_avx2(void) {
 static int has_avx512(void) { return 0; }
 static int has_avx2(void) { return 0; }
 #endif
+/* The vector loops a call may take, by its `simd` level (mbe.native.loader.SIMD): 0 the
+ * portable loops only, 1 up to AVX2 (as on a CPU without AVX-512), 2 whatever the CPU has. */
+static inline int use_avx512(int simd) { return simd >= 2 && has_avx512(); }
+static inline int use_avx2(int simd) { return simd >= 1 && has_avx2(); }
 
 /* This thread's (count, index) inside an OpenMP parallel region (1, 0 without OpenMP). */
 #ifdef _OPENMP

@@ -7,13 +7,20 @@ under a name that hashes the sources and flags, and loaded with ctypes. Without 
 if the build fails, `library()` returns None with a warning that says why, and every caller
 takes its torch path instead (the same numbers, slower). `status()` says which happened.
 
-`SIMD` chooses the vector loops the CPU has (AVX-512; AVX2 for the simulation's lane loop).
-False runs the portable loops, e.g. to compare; the numbers are the same (tested).
+`SIMD` chooses the vector loops: True those the CPU has (AVX-512; AVX2 for the simulation's
+lane loop), "avx2" no AVX-512 (what a CPU without it runs), False the portable loops, e.g. to
+compare; the numbers are the same (tested).
+
+Which path runs is chosen per tensor by `compiled(x)`: the loops for a CPU tensor where they
+loaded, the torch path for a tensor on any other device (CUDA, MPS, ...) or when `PATH` is
+"torch" (`torch_path()` sets it for a block). Both give the same bits on the CPU in float64
+and float32 (the tests run every operator both ways). `path_for(device)` names the path.
 """
 from __future__ import annotations
 
 import ctypes
 import functools
+from contextlib import contextmanager
 import hashlib
 import os
 import shutil
@@ -33,14 +40,26 @@ SOURCES = ("lookup.c", "quantise.c", "softmax.c", "simulate.c", "info.c")
 HEADERS = ("common.h", "structs.h")
 _FLAGS = ["-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-lm"]
 
-#: Use the vector loops the CPU has (module docstring).
-SIMD = True
+#: The vector loops to use: True, "avx2" or False (module docstring).
+SIMD: bool | str = True
+
+#: "auto": the compiled loops for CPU tensors where they loaded, torch elsewhere; "torch":
+#: the torch path for every tensor (module docstring).
+PATH = "auto"
 
 _build: dict = {"compiler": None, "error": None, "path": None}
 
 
+def openmp_wanted() -> bool:
+    """Whether to build with OpenMP: yes unless $MBE_OPENMP is 0 (a build as a compiler
+    without OpenMP makes it, e.g. Apple clang: one thread inside every loop)."""
+    return os.environ.get("MBE_OPENMP", "1") != "0"
+
+
 def _compile(out: Path) -> None:
-    """Compile SOURCES into `out`, with OpenMP if the compiler has it, recording the outcome."""
+    """Compile SOURCES into `out`, with OpenMP if wanted and the compiler has it, recording
+    the outcome (and, where OpenMP was wanted but failed, warning that the loops run on one
+    thread)."""
     compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
     _build["compiler"] = compiler
     if compiler is None:
@@ -48,18 +67,26 @@ def _compile(out: Path) -> None:
         return
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     sources = [str(_HERE / name) for name in SOURCES]
-    for openmp in (True, False):
+    for openmp in (True, False) if openmp_wanted() else (False,):
         cmd = [compiler, *sources, "-o", str(tmp), *_FLAGS, *(["-fopenmp"] if openmp else [])]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as err:  # CC names no program
+            _build["error"] = f"{' '.join(cmd)} failed: {err}"
+            return
         if done.returncode == 0:
             tmp.replace(out)
+            if not openmp and openmp_wanted():
+                warnings.warn(f"{compiler} has no OpenMP: mbe's compiled loops run on one "
+                              "thread each (the same numbers)", stacklevel=3)
             return
         _build["error"] = f"{' '.join(cmd)} failed:\n{done.stderr.strip()[-2000:]}"
 
 
 def _tag() -> str:
     text = b"".join((_HERE / name).read_bytes() for name in (*SOURCES, *HEADERS))
-    return hashlib.sha256(text + " ".join(_FLAGS).encode()).hexdigest()[:16]
+    flags = " ".join(_FLAGS) + ("" if openmp_wanted() else " no-openmp")
+    return hashlib.sha256(text + flags.encode()).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,6 +110,54 @@ def library() -> ctypes.CDLL | None:
         warnings.warn(f"mbe's compiled loops did not load ({err}): every operator falls back "
                       "to its torch path", stacklevel=2)
         return None
+
+
+def compiled(x: Tensor) -> ctypes.CDLL | None:
+    """The compiled loops to run on x, or None where x takes the torch path: x is not on the
+    CPU, `PATH` is "torch", or the loops did not build."""
+    return _compiled_on(x.device.type)
+
+
+def path_for(device: torch.device | str = "cpu") -> str:
+    """"compiled" or "torch": the path operators take for tensors on `device`."""
+    return "torch" if _compiled_on(torch.device(device).type) is None else "compiled"
+
+
+def _compiled_on(device_type: str) -> ctypes.CDLL | None:
+    if PATH not in ("auto", "torch"):
+        raise ValueError(f"mbe.native.loader.PATH must be 'auto' or 'torch', got {PATH!r}")
+    return None if PATH == "torch" or device_type != "cpu" else library()
+
+
+@contextmanager
+def torch_path():
+    """Within the block every operator takes its torch path, CPU tensors included (to compare
+    the two paths, or to time them)."""
+    global PATH
+    saved, PATH = PATH, "torch"
+    try:
+        yield
+    finally:
+        PATH = saved
+
+
+def on(t: Tensor, device: torch.device) -> Tensor:
+    """t on `device`: t itself where it is there, else a copy made once and kept (constant
+    tables the torch path reads: staircase breaks and values, spike counts, kernels)."""
+    return t if t.device == device else _copy(t, device)
+
+
+@functools.lru_cache(maxsize=512)
+def _copy(t: Tensor, device: torch.device) -> Tensor:
+    return t.to(device)
+
+
+def simd_level() -> ctypes.c_int:
+    """`SIMD` as the loops' `simd` argument (common.h: 0 portable, 1 up to AVX2, 2 all)."""
+    levels = {False: 0, "avx2": 1, True: 2}
+    if SIMD not in levels:
+        raise ValueError(f"mbe.native.loader.SIMD must be True, 'avx2' or False, got {SIMD!r}")
+    return ctypes.c_int(levels[SIMD])
 
 
 def status() -> dict:

@@ -103,7 +103,7 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
 
 #ifdef MBE_X86
 #define F32_SIMD                                                                                \
-    if (simd && has_avx512() && n >= 16) {                                                      \
+    if (use_avx512(simd) && n >= 16) {                                                          \
         const int64_t blocks = n / 16;                                                          \
         simd_lookup_f32(x, blocks, lo, inv, cells, base, pairs, maxc, out, idx_out, dlo, dhi,  \
                         &total, nthreads);                                                      \

@@ -83,7 +83,7 @@ static void simd_quantise_f32(const float *x, int64_t blocks, double lo, double 
 
 #ifdef MBE_X86
 #define Q32_SIMD                                                                                \
-    if (simd && has_avx512() && n >= 16) {                                                      \
+    if (use_avx512(simd) && n >= 16) {                                                          \
         const int64_t blocks = n / 16;                                                          \
         simd_quantise_f32(x, blocks, lo, inv, span, beta, m, out, idx_out, dlo, dhi, &total,   \
                           nthreads);                                                            \

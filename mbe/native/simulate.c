@@ -105,7 +105,7 @@ DEFINE_LANES_SIMULATE(lanes_simulate_avx2_f32, float, __attribute__((target("avx
 DEFINE_LANES_SIMULATE(lanes_simulate_avx2_f64, double, __attribute__((target("avx2"))))
 /* The lane loop for the elements the AVX-512 loop leaves (all of them without AVX-512). */
 #define LANES_SIMULATE(SUFFIX) \
-    (simd && has_avx2() ? lanes_simulate_avx2_##SUFFIX : lanes_simulate_##SUFFIX)
+    (use_avx2(simd) ? lanes_simulate_avx2_##SUFFIX : lanes_simulate_##SUFFIX)
 #else
 #define LANES_SIMULATE(SUFFIX) lanes_simulate_##SUFFIX
 #endif
@@ -213,7 +213,7 @@ SIM_TARGET static void simd_simulate(const void *x, int wide, int64_t blocks, co
     merge(total, &(stats_t){nonfinite, outside, mn, mx, spikes});
 }
 #define SIMULATE_SIMD(WIDE)                                                                     \
-    if (simd && has_simd_simulate() && n >= 8 * SIM_CHAINS) {                                   \
+    if (simd >= 2 && has_simd_simulate() && n >= 8 * SIM_CHAINS) {                              \
         const int64_t blocks = n / (8 * SIM_CHAINS);                                            \
         simd_simulate(x, WIDE, blocks, nr, y, code, count, (double)dlo, (double)dhi, &total,   \
                       nthreads);                                                                \

@@ -320,7 +320,7 @@ void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
                      int32_t *idx_out, double *stats, int nthreads, int simd) {
     int64_t nans = 0, evaluated = 0, d_nonfinite = 0, d_outside = 0;
     double mn = INFINITY, mx = -INFINITY, d_mn = INFINITY, d_mx = -INFINITY;
-    const int vector = simd && has_avx512();
+    const int vector = use_avx512(simd);
 #pragma omp parallel num_threads(nthreads) reduction(+:nans,evaluated,d_nonfinite,d_outside) \
     reduction(min:mn,d_mn) reduction(max:mx,d_mx)
     {

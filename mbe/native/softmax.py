@@ -4,8 +4,8 @@
 one loop over rows; `softmax_split` and `softmax_place` take the split z = (x - max) log2e
 apart element by element and put values back, for the paths that evaluate the 2^x neuron on
 its own (recording piece indices, spike mode); `row_sums` sums rows in the one fixed order
-every path divides by. float32 runs in C where the loops loaded; float64, or no compiled
-loops, runs the torch operations.
+every path divides by. float32 runs in C where `loader.compiled` gives the loops; float64,
+tensors off the CPU, or no compiled loops, run the torch operations, with the same bits.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ..ranges import Range
 from . import loader
-from .loader import F32, F64, bounds, library, pointer
+from .loader import F32, F64, bounds, compiled, pointer
 from .structs import DenominatorStruct
 from .tables import Table
 
@@ -32,7 +32,7 @@ def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False,
     also divided by its sum as Eq. 13 does (frexp, table, shift: `row_sums` order), and the
     last item is the `Range` of the mantissas the denominator saw.
     """
-    lib = library()
+    lib = compiled(x)
     if lib is None:
         return None
     num = table.fractions(merged=not index)
@@ -51,7 +51,7 @@ def softmax_exp(x: Tensor, log2e: float, table: Table, *, index: bool = False,
     lib.softmax_exp_f32(pointer(x), ctypes.c_int64(rows), ctypes.c_int64(cols),
                         pointer(top), f(log2e), ctypes.byref(num.struct()),
                         None if den is None else ctypes.byref(den), pointer(e), pointer(idx),
-                        stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(loader.SIMD))
+                        stats, ctypes.c_int(torch.get_num_threads()), loader.simd_level())
     seen = None if den is None else Range(tuple(denominator[1]), rows, int(stats[4]),
                                           int(stats[5]), stats[6], stats[7])
     return e, top, idx, (int(stats[0]), int(stats[1]), stats[2], stats[3]), seen
@@ -63,7 +63,7 @@ def softmax_split(x: Tensor, log2e: float, min_exponent: int):
     elements in row-major order). z = (x - max) log2e is evaluated where z >= min_exponent;
     k = floor(z), f = z - k. float32 in C; float64 (or without a C compiler) by torch, with
     the same operations."""
-    lib = library()
+    lib = compiled(x)
     if lib is None or x.dtype != F32:
         top = x.amax(-1, keepdim=True)
         z = (x - top).mul_(torch.tensor(log2e, dtype=x.dtype))
@@ -87,7 +87,7 @@ def softmax_place(x: Tensor, top: Tensor, log2e: float, min_exponent: int,
     """The (rows, cols) tensor holding `values` (one per evaluated element, row-major, as
     `softmax_split` gives them) in their places, 0 where z < min_exponent, NaN where z is
     NaN."""
-    lib = library()
+    lib = compiled(x)
     if lib is None or x.dtype != F32:
         z = (x - top).mul_(torch.tensor(log2e, dtype=x.dtype))
         out = torch.zeros_like(z).masked_fill_(torch.isnan(z), math.nan)
@@ -105,15 +105,30 @@ def softmax_place(x: Tensor, top: Tensor, log2e: float, min_exponent: int,
 
 def row_sums(e: Tensor) -> Tensor:
     """Sums over the last axis of a (rows, cols) tensor, (rows, 1): for float32 in the fused
-    softmax's fixed order (`softmax.c`, sum16), so every softmax path divides by the same
-    sum; float64 (or without a C compiler) by torch."""
-    lib = library()
-    if lib is None or e.dtype != F32:
+    softmax's fixed order (`softmax.c`, sum16: sixteen running sums, element c into sum c mod
+    16, then halved pairwise), in C or by the same additions in torch, so every softmax path
+    and device divides by the same sum; float64 by torch's sum."""
+    if e.dtype != F32:
         return e.sum(-1, keepdim=True)
     e = e.contiguous()
+    lib = compiled(e)
+    if lib is None:
+        return _sum16(e)
     out = torch.empty(e.shape[0], 1, dtype=F32)
     lib.row_sums_f32(pointer(e), ctypes.c_int64(e.shape[0]), ctypes.c_int64(e.shape[1]),
                      pointer(out), ctypes.c_int(torch.get_num_threads()))
     return out
 
 
+def _sum16(e: Tensor) -> Tensor:
+    """`row_sums` of float32 rows in sum16's order by torch (adding the zero padding of the
+    last chunk changes no sum: e >= 0)."""
+    rows, cols = e.shape
+    chunks = -(-cols // 16)
+    padded = torch.nn.functional.pad(e, (0, 16 * chunks - cols)).view(rows, chunks, 16)
+    acc = torch.zeros(rows, 16, dtype=F32, device=e.device)
+    for c in range(chunks):
+        acc = acc + padded[:, c]
+    for w in (8, 4, 2, 1):
+        acc = acc[:, :w] + acc[:, w:2 * w]
+    return acc

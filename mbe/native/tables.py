@@ -13,11 +13,11 @@ function of x, so only the few breaks in x's own cell are compared (`lookup.c`).
 `Quantiser` serves staircases that are uniform quantisers (the identity encoders): it checks
 once, at every break, that a closed form q = clamp(floor((x - lo) / beta), 0, span) gives the
 staircase's piece, and then evaluates that instead of searching half a million breaks
-(`quantise.c`). `Fractions` is the softmax's 2^x table keyed by f's fixed-point value
+(`quantise.c`; the torch path searches the table). `Fractions` is the softmax's 2^x table keyed by f's fixed-point value
 (`softmax.c`).
 
-Without the compiled loops (`mbe.native.loader`) every lookup runs `torch.searchsorted`: the
-same numbers, slower.
+Off the CPU, or without the compiled loops (`mbe.native.loader.compiled`), every lookup runs
+`torch.searchsorted` on the same rounded breaks, on x's device: the same numbers.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..ranges import Range
 from . import loader
-from .loader import F32, F64, elementwise, library, pointer, real, round_up
+from .loader import F32, F64, compiled, elementwise, library, pointer, real, round_up
 from .structs import FractionsStruct
 
 _MAX_CELLS = 1 << 22
@@ -166,7 +166,7 @@ class Table:
                              f"values, got shape {tuple(values.shape)}")
         self.breaks = breaks.to(F64).contiguous()
         self.values = values.to(F64).contiguous()
-        self._built: dict[tuple, _Cells | Fractions] = {}  # by dtype, or fractions
+        self._built: dict[tuple, _Cells | Fractions | tuple] = {}  # by dtype, fractions, device
 
     def cells(self, dtype: torch.dtype, out: torch.dtype | None = None, *,
               merged: bool = False) -> _Cells:
@@ -198,7 +198,7 @@ class Table:
             raise TypeError(f"Table evaluates float32 or float64 tensors, got {x.dtype}: "
                             "convert the input first")
         out_dtype = F64 if wide else x.dtype
-        lib = library()
+        lib = compiled(x)
         if lib is None:
             return self._torch(x, domain, index, out_dtype)
         c = self.cells(x.dtype, out_dtype, merged=not index)
@@ -210,19 +210,30 @@ class Table:
                 pointer(xc), ctypes.c_int64(xc.numel()), scalar(c.lo), scalar(c.inv),
                 ctypes.c_int64(c.cells), pointer(c.base), pointer(c.breaks),
                 ctypes.c_int(c.per_cell), pointer(c.values), pointer(pairs), *outs, lo, hi,
-                stats, ctypes.c_int(torch.get_num_threads()), ctypes.c_int(loader.SIMD))
+                stats, ctypes.c_int(torch.get_num_threads()), loader.simd_level())
 
         return _values_and_index(x, domain, index, out_dtype, loop)
 
     def _torch(self, x: Tensor, domain, index: bool, out_dtype: torch.dtype):
-        """The reference evaluation (also the fallback without a C compiler)."""
-        c = self.cells(x.dtype, out_dtype)
-        k = torch.searchsorted(c.breaks[:c.values.numel() - 1], x.detach().contiguous(),
-                               right=True)
+        """The torch path (any device; also the fallback without a C compiler): the same
+        comparisons with the rounded breaks, by `torch.searchsorted`."""
+        breaks, values = self._on_device(x.dtype, out_dtype, x.device, merged=not index)
+        k = torch.searchsorted(breaks, x.detach().contiguous(), right=True)
         nan = torch.isnan(x)
-        out = torch.where(nan, torch.full((), float("nan"), dtype=out_dtype), c.values[k])
+        out = torch.where(nan, torch.full((), float("nan"), dtype=out_dtype, device=x.device),
+                          values[k])
         idx = torch.where(nan, -1, k).to(torch.int32) if index else None
         return out, idx, Range.of(x, domain)
+
+    def _on_device(self, dtype: torch.dtype, out: torch.dtype, device: torch.device,
+                   merged: bool) -> tuple[Tensor, Tensor]:
+        """(breaks rounded up to dtype, values in out) on device, built once."""
+        key = ("torch", dtype, out, device, merged)
+        if key not in self._built:
+            breaks, values = self._pieces(merged)
+            self._built[key] = (round_up(breaks, dtype).contiguous().to(device),
+                                values.to(out).contiguous().to(device))
+        return self._built[key]
 
 
 class Quantiser:
@@ -264,7 +275,8 @@ class Quantiser:
     def __call__(self, x: Tensor, domain: tuple[float, float], *, index: bool = False,
                  wide: bool = True) -> tuple[Tensor, Tensor | None, Range]:
         """As `Table.__call__`, with float64 values (`wide`)."""
-        if not wide or x.dtype not in (F32, F64) or not self.exact_for(x.dtype):
+        if (not wide or x.dtype not in (F32, F64) or compiled(x) is None
+                or not self.exact_for(x.dtype)):
             return self.table(x, domain, index=index, wide=wide)
         return self._quantise(x, domain, index)
 
@@ -275,6 +287,6 @@ class Quantiser:
             getattr(library(), f"quantise_{'f32' if x.dtype == F32 else 'f64'}")(
                 pointer(xc), ctypes.c_int64(xc.numel()), d(self.lo), d(1.0 / self.beta),
                 d(float(self.span)), d(self.beta), d(float(self.m)), *outs, lo, hi, stats,
-                ctypes.c_int(torch.get_num_threads()), ctypes.c_int(loader.SIMD))
+                ctypes.c_int(torch.get_num_threads()), loader.simd_level())
 
         return _values_and_index(x, domain, index, F64, loop)

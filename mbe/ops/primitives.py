@@ -33,7 +33,7 @@ from ..core.fitting import fit
 from ..core.identity import identity_encoder
 from ..core.neuron import FSNeuron, SpikingNeuron
 from ..core.simulator import Simulation, simulate
-from ..native.loader import F32, F64
+from ..native.loader import F32, F64, on
 from ..native.tables import Quantiser, Table
 from ..ranges import Range
 
@@ -180,8 +180,12 @@ class Fitted:
         """Spikes fired on each piece, with a leading 0 for index -1 (NaN, not evaluated)."""
         return torch.cat([torch.zeros(1, dtype=torch.int64), self.neuron.staircase.spike_counts])
 
+    def spikes_at(self, idx: Tensor) -> Tensor:
+        """Spikes fired by each element, from its piece index (-1: none), on idx's device."""
+        return on(self.counts, idx.device)[idx.long() + 1]
+
     def spike_total(self, idx: Tensor) -> int:
-        return int(self.counts[idx.long() + 1].sum())
+        return int(self.spikes_at(idx).sum())
 
     def simulate(self, x: Tensor) -> Simulation:
         """The T-step simulation of x (float64 values: the neuron's decoded output)."""
@@ -413,7 +417,7 @@ class Primitive:
             return Encoded(self(x, mode))
         if mode == "mbe":
             y, idx, seen = ident.table(x, ident.domain, index=record, wide=True)
-            counts = ident.counts[idx.long() + 1] if record else None
+            counts = ident.spikes_at(idx) if record else None
             self.stats.add(x.numel(), seen, int(counts.sum()) if record else None)
             return Encoded(y, counts)
         sim = self.simulate(x)
@@ -479,9 +483,9 @@ class Chain:
         first = self.first.fitted
         k = idx.long()
         hit = k >= 0  # NaN inputs (index -1) never reach the encoder
-        nan = torch.full((), math.nan, dtype=F64)
-        levels = torch.where(hit, first.values[k.clamp(min=0)], nan)
-        counts = self._piece_values[1][k.clamp(min=0)] * hit
+        nan = torch.full((), math.nan, dtype=F64, device=k.device)
+        levels = torch.where(hit, on(first.values, k.device)[k.clamp(min=0)], nan)
+        counts = on(self._piece_values[1], k.device)[k.clamp(min=0)] * hit
         self.first.stats.add(n, seen, first.spike_total(idx))
         self.second.stats.add(n, Range.of(levels, self.second.fitted.domain), int(counts.sum()))
         return counts

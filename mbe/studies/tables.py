@@ -42,7 +42,7 @@ from ..data import (TEXT_SOURCES, DataNotFound, load_fashion_mnist, load_image_f
 from ..data.sources import public
 from ..data.wikitext import detokenize
 from ..paths import model_dir, read_entry, write_entry
-from . import standins
+from . import parallel, standins
 from .standins import Trained
 
 METRICS = ("accuracy", "perplexity")
@@ -95,20 +95,33 @@ class Batches:
 
 # -- scoring ---------------------------------------------------------------------------------
 def score(model: nn.Module, task: Task) -> tuple[float, float]:
-    """(metric, seconds of the forwards) of `model` on the task's evaluation batches."""
-    seconds, total, count = 0.0, 0.0, 0
+    """(metric, seconds of the forwards) of `model` on the task's evaluation batches.
+
+    Launched as several processes (`mbe.studies.parallel`), each evaluates its share of the
+    batches on its own device, the model moved there; per-batch sums are gathered and added
+    in batch order, so the metric equals the single process's. Seconds add up every
+    process's forwards."""
+    state = parallel.processes()
+    if state is not None:
+        model.to(state.device)
+    done = []
     with torch.no_grad():
-        for inputs, labels in task.evaluation:
+        for i in parallel.share(len(task.evaluation), state):
+            inputs, labels = task.evaluation[i]
             start = time.perf_counter()
             logits = first_tensor(run(model, inputs))
-            seconds += time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            labels = labels.to(logits.device)
             if task.metric == "accuracy":
-                total += float((logits.argmax(-1) == labels).sum())
-                count += len(labels)
+                done.append((i, (float((logits.argmax(-1) == labels).sum()), len(labels),
+                                 seconds)))
             else:
-                nll, n = _nll(logits, labels)
-                total += nll
-                count += n
+                done.append((i, (*_nll(logits, labels), seconds)))
+    total, count, seconds = 0.0, 0, 0.0
+    for _, (batch_total, batch_count, batch_seconds) in parallel.gather(done, state):
+        total += batch_total
+        count += batch_count
+        seconds += batch_seconds
     value = 100.0 * total / count if task.metric == "accuracy" else math.exp(total / count)
     return value, seconds
 
