@@ -41,15 +41,3 @@ def native():
         pytest.skip(f"the compiled loops did not load ({loader.status()['error']}): this test "
                     "compares them with the torch path, which alone is what runs here")
     return lib
-
-
-@pytest.fixture
-def avx512(native):
-    """The AVX-512 loops. Without them a vector-against-scalar test compares the scalar loop
-    with itself: it is skipped, naming the CPU feature missing."""
-    from mbe.native import loader
-
-    if not loader.status()["avx512"]:
-        pytest.skip("this CPU has no AVX-512F: the vector loops under test do not run here, so "
-                    "both sides of the comparison would be the scalar loop")
-    return native

@@ -161,6 +161,49 @@ DEFINE_VSTATS(vstats64, double, __m512d, __mmask8, pd, epi64)
      nonfinite = _mm512_reduce_add_##I((v).nonfinite),                                          \
      outside = _mm512_reduce_add_##I((v).outside))
 
+/* The same statistics of float32 inputs in 8 AVX2 lanes (the AVX2 loops'). */
+typedef struct { __m256 mn, mx, dlo, dhi; __m256i outside, nonfinite; } vstats8_t;
+
+__attribute__((target("avx2")))
+static inline vstats8_t vstats8_start(float dlo, float dhi) {
+    vstats8_t v = {_mm256_set1_ps(INFINITY), _mm256_set1_ps(-INFINITY), _mm256_set1_ps(dlo),
+                   _mm256_set1_ps(dhi), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    return v;
+}
+
+__attribute__((target("avx2")))
+static inline void vstats8_add(vstats8_t *v, __m256 x) {
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 fin = _mm256_cmp_ps(_mm256_and_ps(x, magnitude), _mm256_set1_ps(INFINITY),
+                                     _CMP_LT_OQ);
+    v->mn = _mm256_blendv_ps(v->mn, _mm256_min_ps(v->mn, x), fin);
+    v->mx = _mm256_blendv_ps(v->mx, _mm256_max_ps(v->mx, x), fin);
+    const __m256 o = _mm256_or_ps(_mm256_cmp_ps(x, v->dlo, _CMP_LT_OQ),
+                                  _mm256_cmp_ps(x, v->dhi, _CMP_GT_OQ));
+    v->outside = _mm256_sub_epi32(v->outside, _mm256_castps_si256(o)); /* true lanes are -1 */
+    v->nonfinite = _mm256_add_epi32(v->nonfinite,
+                                    _mm256_andnot_si256(_mm256_castps_si256(fin),
+                                                        _mm256_set1_epi32(1)));
+}
+
+/* One thread's totals of 8-lane statistics, for VSTATS_PARALLEL's reductions. */
+__attribute__((target("avx2")))
+static inline void vstats8_reduce(const vstats8_t *v, float *mn, float *mx, int64_t *outside,
+                                  int64_t *nonfinite) {
+    float lane_mn[8], lane_mx[8];
+    int32_t lane_out[8], lane_nonfinite[8];
+    _mm256_storeu_ps(lane_mn, v->mn);
+    _mm256_storeu_ps(lane_mx, v->mx);
+    _mm256_storeu_si256((__m256i *)lane_out, v->outside);
+    _mm256_storeu_si256((__m256i *)lane_nonfinite, v->nonfinite);
+    for (int l = 0; l < 8; l++) {
+        if (lane_mn[l] < *mn) *mn = lane_mn[l];
+        if (lane_mx[l] > *mx) *mx = lane_mx[l];
+        *outside += lane_out[l];
+        *nonfinite += lane_nonfinite[l];
+    }
+}
+
 __attribute__((target("avx512f")))
 static inline void prefetch_lanes(const char *table, int64_t size, __m512i index,
                                   __mmask16 lanes) {

@@ -1,5 +1,5 @@
-/* Staircase lookups: x -> vals[idx(x)] by the bucketed index of common.h, scalar and AVX-512
- * (mbe/native/tables.py `Table`). */
+/* Staircase lookups: x -> vals[idx(x)] by the bucketed index of common.h, scalar, AVX-512 and
+ * AVX2 (mbe/native/tables.py `Table`). */
 #include "common.h"
 
 /* out[i] = vals[idx(x[i])] (NaN for NaN; OUT may be wider than REAL), idx_out[i] = idx (-1 for
@@ -86,6 +86,50 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
     }
     VSTATS_MERGE(total);
 }
+/* The AVX2 float32 lookup of elements [0, 8 * blocks), for CPUs without AVX-512: the same
+ * operations per lane as scalar_lookup_f32. max with 0 (which returns 0 for a NaN cell) and
+ * min with cells - 1 give the scalar's cell; the breaks are counted, read from the (break,
+ * value) pairs, until no lane meets one (they ascend, so no later one is met either); NaN
+ * lanes get NaN and index -1. */
+__attribute__((target("avx2")))
+static void avx2_lookup_f32(const float *x, int64_t blocks, float lo, float inv, int64_t cells,
+                            const int32_t *base, const float *pairs, int maxc, float *out,
+                            int32_t *idx_out, float dlo, float dhi, stats_t *total,
+                            int nthreads) {
+    VSTATS_PARALLEL
+    {
+        int64_t nt = 1, id = 0;
+        PARALLEL_IDS(nt, id);
+        const int64_t v0 = blocks * id / nt, v1 = blocks * (id + 1) / nt;
+        const __m256 vlo = _mm256_set1_ps(lo), vinv = _mm256_set1_ps(inv);
+        const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)(cells - 1));
+        const __m256 vnan = _mm256_set1_ps(NAN);
+        vstats8_t st = vstats8_start(dlo, dhi);
+        for (int64_t v = v0; v < v1; v++) {
+            const __m256 xv = _mm256_loadu_ps(x + 8 * v);
+            __m256 c = _mm256_mul_ps(_mm256_sub_ps(xv, vlo), vinv);
+            c = _mm256_min_ps(_mm256_max_ps(c, zero), top);
+            const __m256i a = _mm256_i32gather_epi32(base, _mm256_cvttps_epi32(c), 4);
+            __m256i k = a;
+            for (int step = 0; step < maxc; step++) {
+                const __m256i at = _mm256_add_epi32(a, _mm256_set1_epi32(step));
+                const __m256 b = _mm256_i32gather_ps(pairs, _mm256_add_epi32(at, at), 4);
+                const __m256i met = _mm256_castps_si256(_mm256_cmp_ps(xv, b, _CMP_GE_OQ));
+                if (_mm256_testz_si256(met, met)) break;
+                k = _mm256_sub_epi32(k, met); /* met lanes are -1 */
+            }
+            const __m256 r = _mm256_i32gather_ps(pairs + 1, _mm256_add_epi32(k, k), 4);
+            const __m256 nan = _mm256_cmp_ps(xv, xv, _CMP_UNORD_Q);
+            _mm256_storeu_ps(out + 8 * v, _mm256_blendv_ps(r, vnan, nan));
+            if (idx_out)
+                _mm256_storeu_si256((__m256i *)(idx_out + 8 * v),
+                                    _mm256_or_si256(k, _mm256_castps_si256(nan)));
+            vstats8_add(&st, xv);
+        }
+        vstats8_reduce(&st, &mn, &mx, &outside, &nonfinite);
+    }
+    VSTATS_MERGE(total);
+}
 #endif
 
 #define DEFINE_LOOKUP(SUFFIX, REAL, OUT, SIMD_BLOCK)                                            \
@@ -108,6 +152,11 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
         simd_lookup_f32(x, blocks, lo, inv, cells, base, pairs, maxc, out, idx_out, dlo, dhi,  \
                         &total, nthreads);                                                      \
         done = 16 * blocks;                                                                     \
+    } else if (use_avx2(simd) && n >= 8) {                                                      \
+        const int64_t blocks = n / 8;                                                           \
+        avx2_lookup_f32(x, blocks, lo, inv, cells, base, pairs, maxc, out, idx_out, dlo, dhi,  \
+                        &total, nthreads);                                                      \
+        done = 8 * blocks;                                                                      \
     }
 #else
 #define F32_SIMD (void)simd;

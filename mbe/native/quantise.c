@@ -67,6 +67,46 @@ static void simd_quantise_f32(const float *x, int64_t blocks, double lo, double 
     }
     VSTATS_MERGE(total);
 }
+
+/* The AVX2 form for CPUs without AVX-512: the scalar's float64 operations, 4 lanes at a time
+ * (floor by rounding towards -inf; max with 0 maps a NaN q to 0 as the scalar test does). */
+__attribute__((target("avx2")))
+static void avx2_quantise_f32(const float *x, int64_t blocks, double lo, double inv,
+                              double span, double beta, double m, double *out,
+                              int32_t *idx_out, float dlo, float dhi, stats_t *total,
+                              int nthreads) {
+    VSTATS_PARALLEL
+    {
+        const __m256d vlo = _mm256_set1_pd(lo), vinv = _mm256_set1_pd(inv);
+        const __m256d zero = _mm256_setzero_pd(), vspan = _mm256_set1_pd(span);
+        const __m256d vbeta = _mm256_set1_pd(beta), vm = _mm256_set1_pd(m);
+        const __m256d dnan = _mm256_set1_pd(NAN);
+        vstats8_t st = vstats8_start(dlo, dhi);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            const __m256 xv = _mm256_loadu_ps(x + 8 * b);
+            for (int h = 0; h < 2; h++) {
+                const __m256d xd = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(xv, 1)
+                                                     : _mm256_castps256_ps128(xv));
+                const __m256d nan = _mm256_cmp_pd(xd, xd, _CMP_UNORD_Q);
+                __m256d q = _mm256_round_pd(_mm256_mul_pd(_mm256_sub_pd(xd, vlo), vinv),
+                                            _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+                q = _mm256_min_pd(_mm256_max_pd(q, zero), vspan);
+                const __m256d r = _mm256_mul_pd(vbeta, _mm256_add_pd(q, vm));
+                _mm256_storeu_pd(out + 8 * b + 4 * h, _mm256_blendv_pd(r, dnan, nan));
+                if (idx_out) { /* q, or -1 (all ones) where x is NaN */
+                    const __m128i nan4 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+                        _mm256_castpd_si256(nan), _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0)));
+                    _mm_storeu_si128((__m128i *)(idx_out + 8 * b + 4 * h),
+                                     _mm_or_si128(_mm256_cvttpd_epi32(q), nan4));
+                }
+            }
+            vstats8_add(&st, xv);
+        }
+        vstats8_reduce(&st, &mn, &mx, &outside, &nonfinite);
+    }
+    VSTATS_MERGE(total);
+}
 #endif
 
 #define DEFINE_QUANTISE(SUFFIX, REAL, SIMD_BLOCK)                                               \
@@ -88,6 +128,11 @@ static void simd_quantise_f32(const float *x, int64_t blocks, double lo, double 
         simd_quantise_f32(x, blocks, lo, inv, span, beta, m, out, idx_out, dlo, dhi, &total,   \
                           nthreads);                                                            \
         done = 16 * blocks;                                                                     \
+    } else if (use_avx2(simd) && n >= 8) {                                                      \
+        const int64_t blocks = n / 8;                                                           \
+        avx2_quantise_f32(x, blocks, lo, inv, span, beta, m, out, idx_out, dlo, dhi, &total,   \
+                          nthreads);                                                            \
+        done = 8 * blocks;                                                                      \
     }
 #else
 #define Q32_SIMD (void)simd;
