@@ -157,7 +157,7 @@ def test_softmax_split_makes_only_fractions_on_the_grid(native):
 
 def test_fraction_table_equals_the_table_on_every_grid_point(monkeypatch, native):
     """The softmax loop's fraction table (`tables.Fractions`) gives the table's piece and
-    value at every f = j / 2^24, j = 0 .. 2^24, in both loops: breaks on and between grid
+    value at every f = j / 2^24, j = 0 .. 2^24, in every loop: breaks on and between grid
     points, below 0 and above 1, repeated, and cells with five and with more than five
     breaks (counted on past the record)."""
     g = _gen(24)
@@ -184,7 +184,7 @@ def test_fraction_table_equals_the_table_on_every_grid_point(monkeypatch, native
     x = torch.cat([x, torch.full((pad,), -0.5)]).reshape(-1, cols - 1)
     rows = torch.cat([torch.zeros(len(x), 1), x], 1).contiguous()
     want = torch.searchsorted(breaks, f, right=True)
-    for simd in (True, False):
+    for simd in (True, "avx2", False):
         monkeypatch.setattr(loader, "SIMD", simd)
         _, _, idx, _, _ = native_softmax.softmax_exp(rows, 1.0, table, index=True)
         assert torch.equal(idx[:, 1:].reshape(-1)[:len(f)].long(), want)

@@ -104,11 +104,12 @@ static inline float row_max(const float *xr, int64_t cols) {
     return m;
 }
 
-static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, float log2e,
-                               const fractions_t *num, float *er, int32_t *ir, int64_t *nans,
-                               int64_t *evaluated, double *mn, double *mx) {
-    const float m = *rowmax = row_max(xr, cols);
-    for (int64_t c = 0; c < cols; c++) {
+/* Elements [from, to) of a row with maximum m (see above). */
+static void scalar_softmax_elements(const float *xr, int64_t from, int64_t to, float m,
+                                    float log2e, const fractions_t *num, float *er,
+                                    int32_t *ir, int64_t *nans, int64_t *evaluated, double *mn,
+                                    double *mx) {
+    for (int64_t c = from; c < to; c++) {
         const float z = (xr[c] - m) * log2e;
         if (z != z) {
             (*nans)++;
@@ -131,6 +132,101 @@ static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, flo
         if (ir) ir[c] = p;
     }
 }
+
+static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, float log2e,
+                               const fractions_t *num, float *er, int32_t *ir, int64_t *nans,
+                               int64_t *evaluated, double *mn, double *mx) {
+    const float m = *rowmax = row_max(xr, cols);
+    scalar_softmax_elements(xr, 0, cols, m, log2e, num, er, ir, nans, evaluated, mn, mx);
+}
+
+#ifdef MBE_X86
+/* scalar_softmax_row in 8 AVX2 lanes, for CPUs without AVX-512 (the same operations per
+ * element; a row's last cols mod 8 elements run the scalar loop). fraction_index reads each
+ * lane's 64-bit record with two 4-lane gathers; lanes whose cell overflowed go on with the
+ * scalar count_on. Lanes not evaluated take f = 0 (a valid table index) and are overwritten. */
+__attribute__((target("avx2")))
+static void avx2_softmax_row(const float *xr, int64_t cols, float *rowmax, float log2e,
+                             const fractions_t *num, float *er, int32_t *ir, int64_t *nans,
+                             int64_t *evaluated, double *mn, double *mx) {
+    const float m = *rowmax = row_max(xr, cols);
+    const __m256 vm = _mm256_set1_ps(m), vlog2e = _mm256_set1_ps(log2e);
+    const __m256 low = _mm256_set1_ps(-126.0f), scale = _mm256_set1_ps(FRACTION_SCALE);
+    const __m256i byte = _mm256_set1_epi32(0xFF), cell_mask = _mm256_set1_epi32(CELL_MASK);
+    const __m256i ones = _mm256_set1_epi32(-1);
+    const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7); /* low words, high words */
+    __m256 vmn = _mm256_set1_ps(INFINITY), vmx = _mm256_set1_ps(-INFINITY);
+    __m256i vnans = _mm256_setzero_si256(), vevals = _mm256_setzero_si256();
+    const int64_t vectors = cols / 8 * 8;
+    for (int64_t c = 0; c < vectors; c += 8) {
+        const __m256 z = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vlog2e);
+        const __m256 nan = _mm256_cmp_ps(z, z, _CMP_UNORD_Q);
+        const __m256 keep = _mm256_cmp_ps(z, low, _CMP_GE_OQ);
+        const __m256 k = _mm256_round_ps(z, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        const __m256 f = _mm256_and_ps(_mm256_sub_ps(z, k), keep);
+        const __m256i j = _mm256_cvttps_epi32(_mm256_mul_ps(f, scale));
+        const __m256i cell = _mm256_srli_epi32(j, CELL_SHIFT);
+        const long long *records = (const long long *)num->records;
+        const __m256i a = _mm256_permutevar8x32_epi32(
+            _mm256_i32gather_epi64(records, _mm256_castsi256_si128(cell), 8), split);
+        const __m256i b = _mm256_permutevar8x32_epi32(
+            _mm256_i32gather_epi64(records, _mm256_extracti128_si256(cell, 1), 8), split);
+        const __m256i lo = _mm256_permute2x128_si256(a, b, 0x20); /* bits 0-31 of records */
+        const __m256i hi = _mm256_permute2x128_si256(a, b, 0x31); /* bits 32-63 */
+        const __m256i off = _mm256_and_si256(j, cell_mask);
+        __m256i p = _mm256_and_si256(lo, _mm256_set1_epi32(BASE_BITS));
+        /* p += off >= slot for each of the five slot offsets (all below 256: signed compares;
+         * not (slot > off) is -1 where it holds) */
+        p = _mm256_sub_epi32(p, _mm256_xor_si256(_mm256_cmpgt_epi32(_mm256_srli_epi32(lo, 24),
+                                                                    off), ones));
+        for (int shift = 0; shift < 32; shift += 8) {
+            const __m256i slot = _mm256_and_si256(_mm256_srli_epi32(hi, shift), byte);
+            p = _mm256_sub_epi32(p, _mm256_xor_si256(_mm256_cmpgt_epi32(slot, off), ones));
+        }
+        const int over = _mm256_movemask_ps(_mm256_and_ps(
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+                _mm256_and_si256(lo, _mm256_set1_epi32(OVERFLOW_BIT)),
+                _mm256_set1_epi32(OVERFLOW_BIT))), keep));
+        if (over) {
+            int32_t lane_p[8];
+            float lane_f[8];
+            _mm256_storeu_si256((__m256i *)lane_p, p);
+            _mm256_storeu_ps(lane_f, f);
+            for (int l = 0; l < 8; l++)
+                if (over >> l & 1) lane_p[l] = count_on(num->brk, num->count, lane_p[l], lane_f[l]);
+            p = _mm256_loadu_si256((const __m256i *)lane_p);
+        }
+        const __m256 v = _mm256_i32gather_ps(num->vals, p, 4);
+        const __m256 two_k = _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_and_ps(k, keep)), _mm256_set1_epi32(127)),
+            23));
+        const __m256 e = _mm256_blendv_ps(_mm256_and_ps(nan, _mm256_set1_ps(NAN)),
+                                          _mm256_mul_ps(v, two_k), keep);
+        _mm256_storeu_ps(er + c, e);
+        if (ir)
+            _mm256_storeu_si256((__m256i *)(ir + c),
+                                _mm256_blendv_epi8(_mm256_set1_epi32(-1), p,
+                                                   _mm256_castps_si256(keep)));
+        vnans = _mm256_sub_epi32(vnans, _mm256_castps_si256(nan));
+        vevals = _mm256_sub_epi32(vevals, _mm256_castps_si256(keep));
+        vmn = _mm256_blendv_ps(vmn, _mm256_min_ps(vmn, f), keep);
+        vmx = _mm256_blendv_ps(vmx, _mm256_max_ps(vmx, f), keep);
+    }
+    float lane_mn[8], lane_mx[8];
+    int32_t lane_nans[8], lane_evals[8];
+    _mm256_storeu_ps(lane_mn, vmn);
+    _mm256_storeu_ps(lane_mx, vmx);
+    _mm256_storeu_si256((__m256i *)lane_nans, vnans);
+    _mm256_storeu_si256((__m256i *)lane_evals, vevals);
+    for (int l = 0; l < 8; l++) {
+        if ((double)lane_mn[l] < *mn) *mn = (double)lane_mn[l];
+        if ((double)lane_mx[l] > *mx) *mx = (double)lane_mx[l];
+        *nans += lane_nans[l];
+        *evaluated += lane_evals[l];
+    }
+    scalar_softmax_elements(xr, vectors, cols, m, log2e, num, er, ir, nans, evaluated, mn, mx);
+}
+#endif
 
 #ifdef MBE_X86
 /* fraction_index in the 16 lanes in `keep` of j (0 elsewhere), from two 64-bit gathers of
@@ -338,11 +434,19 @@ void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
         }
 #endif
         if (!vector) {
+#ifdef MBE_X86
+            void (*softmax_row)(const float *, int64_t, float *, float, const fractions_t *,
+                                float *, int32_t *, int64_t *, int64_t *, double *, double *) =
+                use_avx2(simd) ? avx2_softmax_row : scalar_softmax_row;
+#else
+            void (*softmax_row)(const float *, int64_t, float *, float, const fractions_t *,
+                                float *, int32_t *, int64_t *, int64_t *, double *, double *) =
+                scalar_softmax_row;
+#endif
             for (int64_t r = r0; r < r1; r++) {
                 float *er = e + r * cols;
-                scalar_softmax_row(x + r * cols, cols, rowmax + r, log2e, num, er,
-                                   idx_out ? idx_out + r * cols : 0, &nans, &evaluated, &mn,
-                                   &mx);
+                softmax_row(x + r * cols, cols, rowmax + r, log2e, num, er,
+                            idx_out ? idx_out + r * cols : 0, &nans, &evaluated, &mn, &mx);
                 if (den) {
                     const float scale = row_scale(row_sum(er, cols), den, &ds);
                     for (int64_t c = 0; c < cols; c++) er[c] = er[c] * scale;
