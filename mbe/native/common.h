@@ -3,8 +3,9 @@
  * Exactness rules: plain IEEE-754 arithmetic in the input's precision, no fast-math, no
  * contraction into fused multiply-adds (-ffp-contract=off), so every value equals the one the
  * same sequence of torch operations produces. the tests hold them to that. Each
- * float32 loop has a scalar form and an AVX-512 form (chosen at run time when the CPU has it
- * and the `simd` level allows it, `use_avx512`); both do the same operations per element, so
+ * float32 loop has a scalar form and an AVX-512 form, and the lookup, the quantiser and the
+ * softmax rows an AVX2 form, chosen at run time where the CPU has it and the `simd` level
+ * allows it (`use_avx512`, `use_avx2`); every form does the same operations per element, so
  * they give the same bits.
  *
  * Bucketed staircase index. A staircase with K breaks b[0..K-1] (ascending, already rounded
