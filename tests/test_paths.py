@@ -163,3 +163,26 @@ def test_simulation(dtype, native):
         sim = simulator.simulate(neuron, x, neuron.domain, counts=True, code=True)
         return sim.values, sim.counts, sim.code, sim.spikes, sim.seen
     _assert_same(*_both_paths(run))
+
+
+def test_a_converted_model_gives_the_same_bits_on_both_paths(native):
+    """A whole converted BERT (attention, softmax, GELU, LayerNorm with channel scales) in
+    "mbe" and "spike" mode: every operator is bit-equal, and so is the model."""
+    from transformers import BertConfig, BertModel
+
+    import mbe
+
+    torch.manual_seed(0)
+    ann = BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
+                               num_attention_heads=4, intermediate_size=64)).eval()
+    ids = torch.randint(0, 100, (3, 11), generator=_gen(10))
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    snn, report = mbe.convert(ann, [batch], timesteps=T, activation_basis=N,
+                              arithmetic_basis=N, layernorm_scale="channel")
+    assert report.measured_on["path"] == "compiled"
+
+    def run():
+        with torch.no_grad():
+            return [mbe.set_mode(snn, mode)(**batch).last_hidden_state
+                    for mode in ("mbe", "spike")]
+    _assert_same(*_both_paths(run))
