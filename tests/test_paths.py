@@ -186,3 +186,9 @@ def test_a_converted_model_gives_the_same_bits_on_both_paths(native):
             return [mbe.set_mode(snn, mode)(**batch).last_hidden_state
                     for mode in ("mbe", "spike")]
     _assert_same(*_both_paths(run))
+
+
+def test_a_device_without_float64_is_refused_naming_the_fix():
+    with pytest.raises(TypeError, match="MPS does not have: run the converted model on the CPU"):
+        loader.check_float64(torch.device("mps"))
+    loader.check_float64(torch.device("cpu"))

@@ -89,6 +89,7 @@ def _torch(kernels: Kernels, readout: Readout, x: Tensor, domain, values: bool, 
     `step`, `decode`) on x's device. The spike tensor is never kept: each step adds its spikes
     to the counts and, times 2^(T-1-t), to the code (exact integers in float64, so the sum
     equals `spike_code`'s in any order)."""
+    loader.check_float64(x.device)
     x64 = x.detach().to(F64)
     kernels = Kernels(*(loader.on(t.to(F64), x.device) for t in kernels))
     readout = Readout(*(loader.on(t.to(F64), x.device) for t in readout))

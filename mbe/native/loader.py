@@ -141,6 +141,15 @@ def torch_path():
         PATH = saved
 
 
+def check_float64(device: torch.device) -> None:
+    """Raise where `device` has no float64 (Apple's MPS), which the identity encoders' exact
+    values and the simulation need, naming the fix."""
+    if device.type == "mps":
+        raise TypeError("mbe's spiking operators need float64 (the identity encoders' exact "
+                        "values, the simulation), which MPS does not have: run the converted "
+                        "model on the CPU (snn.to('cpu')) or on CUDA")
+
+
 def on(t: Tensor, device: torch.device) -> Tensor:
     """t on `device`: t itself where it is there, else a copy made once and kept (constant
     tables the torch path reads: staircase breaks and values, spike counts, kernels)."""

@@ -230,6 +230,7 @@ class Table:
         """(breaks rounded up to dtype, values in out) on device, built once."""
         key = ("torch", dtype, out, device, merged)
         if key not in self._built:
+            loader.check_float64(device)
             breaks, values = self._pieces(merged)
             self._built[key] = (round_up(breaks, dtype).contiguous().to(device),
                                 values.to(out).contiguous().to(device))

@@ -32,6 +32,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..native.loader import on
 from .config import ConversionConfig, config_of
 from .multiply import ProductOp, spike_product
 from .primitives import (F64, Chain, Encoded, Primitive, compute_dtype, fitted, identity,
@@ -82,7 +83,7 @@ class LayerNorm(ProductOp):
     def _channel_scale(self, radius, cfg: ConversionConfig) -> Tensor:
         """The power of two 2^k_i of each channel (module docstring), and its shared encoder."""
         n = math.prod(self.normalized_shape)
-        radius = torch.as_tensor(radius, dtype=F64).reshape(-1)
+        radius = torch.as_tensor(radius, dtype=F64).detach().cpu().reshape(-1)
         if radius.numel() != n or not bool(torch.isfinite(radius).all()) or \
                 bool((radius < 0).any()):
             raise ValueError(f"channel_radius must hold {n} finite peaks |x - mean| >= 0, one "
@@ -157,7 +158,7 @@ class LayerNorm(ProductOp):
             raise ValueError(f"{n} squares exceed float64's exact integers for this input range"
                              ": narrow input_range or normalise over fewer elements")
         if scale is not None:
-            scale = scale.to(c.device)
+            scale = on(scale, c.device)
             c = c / scale  # exact: a power of two per channel
         enc = prim.encode(c, mode, self.record)
         if mode == "spike" or scale is not None:
