@@ -24,7 +24,7 @@ def _names(text: str) -> list[str]:
     return [name for name in text.split(",") if name]
 
 
-def parse(argv=None) -> argparse.Namespace:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mbe.studies.evaluate",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--table", required=True,
@@ -55,16 +55,20 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="the stand-ins' tiny variants")
     parser.add_argument("--out", required=True, help="the JSON file the rows are written to")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv=None) -> list[dict]:
-    args = parse(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     sizes = {k: v for k, v in (("n_calibration", args.n_calibration),
                                ("batch_size", args.batch_size)) if v is not None}
-    tables.check_parameters(args.standins, args.checkpoint, [args.timesteps],
-                            args.configurations, args.max_examples,
-                            sizes.get("n_calibration", 1), sizes.get("batch_size", 1), None)
+    try:
+        tables.check_parameters(args.standins, args.checkpoint, [args.timesteps],
+                                args.configurations, args.max_examples,
+                                sizes.get("n_calibration", 1), sizes.get("batch_size", 1), None)
+    except ValueError as err:  # the message names the parameter and the fix
+        parser.error(str(err))
     checkpoint_options = {} if args.max_length is None else {"max_length": args.max_length}
     task_list = tables.tasks(args.standins, table=args.table, checkpoint=args.checkpoint,
                              dataset=args.dataset, paper_row=args.paper_row,
