@@ -193,3 +193,16 @@ def test_two_processes_gather_the_single_process_metrics(checkpoints, synthetic_
     for key in ("ann", "snn", "delta", "n_examples", "kind", "output_error"):
         assert shared[0][key] == alone[0][key], key
     assert alone[0]["kind"] == "real" and alone[0]["metric"] == "perplexity"
+
+
+def test_a_stand_ins_own_fold_is_the_stand_in_and_other_folds_are_named(synthetic_data_dir):
+    """MR and Subj: fold 0 (the stand-in's own) is trained once under the stand-in's name for
+    every notebook; another fold is another model, named with its fold."""
+    own = tables.standin_task("minilm-mr", quick=True, data_dir=synthetic_data_dir, fold=0,
+                              log=None)
+    plain = tables.standin_task("minilm-mr", quick=True, data_dir=synthetic_data_dir, log=None)
+    other = tables.standin_task("minilm-mr", quick=True, data_dir=synthetic_data_dir, fold=1,
+                                log=None)
+    assert own.name == plain.name and own.cache_key == plain.cache_key
+    assert other.name == f"{own.name}-fold1" and other.cache_key != own.cache_key
+    assert own.protocol["training"]["trained_now"] and not plain.protocol["training"]["trained_now"]

@@ -416,9 +416,12 @@ def standin_task(name: str, *, quick: bool = False, seed: int = 0, data_dir=None
                  fold: int | None = None, **options) -> Task:
     """The task of a stand-in (its tiny variant with `quick`), trained or from the cache;
     `fold` picks another test fold of a set without an official split (MR, Subj: one
-    stand-in per fold); `options` go to its task builder (`max_examples`, `batch_size`)."""
+    stand-in per fold, named with its fold; the stand-in's own fold, 0, is the stand-in
+    itself, trained once for every notebook); `options` go to its task builder
+    (`max_examples`, `batch_size`)."""
     spec = standins.tiny(name) if quick else standins.spec_of(name)
-    if fold is not None and spec.split:
+    if fold is not None and spec.split and fold != spec.split["fold"]:
+        # another fold is another model; the stand-in's own fold is the stand-in itself
         spec = spec.updated(name=f"{spec.name}-fold{fold}", split={**spec.split, "fold": fold})
     trained = standins.load(spec, seed, data_dir=data_dir, log=log)
     task = _BUILDERS[spec.task](trained, data_dir=data_dir, **options)
