@@ -68,8 +68,24 @@ def _versions() -> dict[str, str | None]:
 OUTPUTS = ("results", "figures", "RESULTS.md")
 
 
+def _cpu() -> dict:
+    """{"model", "avx512", "avx2"} from /proc/cpuinfo (Linux); the features are None and the
+    model is `platform.processor()` elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {"model": platform.processor() or None, "avx512": None, "avx2": None}
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    return {"model": fields.get("model name") or platform.processor() or None,
+            "avx512": "avx512f" in flags, "avx2": "avx2" in flags}
+
+
 def run_info(config: dict, seed: int) -> dict:
-    """Metadata describing one run: commit, dirty flag, time, seed, config, versions, platform.
+    """Metadata describing one run: commit, dirty flag, time, seed, config, versions, platform,
+    the CPU (`cpu`: its model and which of AVX-512 and AVX2 it has, where the OS says: float32
+    kernels, and so converted models' outputs, round differently across these).
 
     ``commit`` and ``dirty`` are None when git is unavailable or the package is not
     inside a git checkout. ``dirty`` means uncommitted changes to tracked files other than
@@ -98,6 +114,7 @@ def run_info(config: dict, seed: int) -> dict:
         "config": _jsonable(config),
         "versions": _versions(),
         "platform": platform.platform(),
+        "cpu": _cpu(),
         "threads": threads,
     }
 

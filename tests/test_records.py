@@ -8,8 +8,11 @@ from mbe import records
 
 def test_run_info_has_keys_and_is_json_serialisable():
     info = records.run_info({"n_basis": 4, "domain": (-120, 10)}, seed=3)
-    for key in ("commit", "dirty", "timestamp", "seed", "config", "versions", "platform", "threads"):
+    for key in ("commit", "dirty", "timestamp", "seed", "config", "versions", "platform", "cpu",
+                "threads"):
         assert key in info
+    assert set(info["cpu"]) == {"model", "avx512", "avx2"}
+    assert info["cpu"]["avx512"] in (None, True, False)
     assert info["seed"] == 3
     assert info["config"]["domain"] == [-120, 10]
     assert {"python", "torch", "numpy", "mbe"} <= set(info["versions"])
