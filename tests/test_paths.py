@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 
+from edges import bits, edge_inputs
 from mbe.core import simulator
 from mbe.core.identity import identity_encoder
 from mbe.native import loader
@@ -26,23 +27,6 @@ def _gen(seed):
     return torch.Generator().manual_seed(seed)
 
 
-def _edges(breaks: torch.Tensor, dtype, n_random=301, scale=8.0, seed=0) -> torch.Tensor:
-    """Every break rounded to dtype and the float just below it, specials, random values."""
-    b = loader.round_up(breaks, dtype)
-    b = b[torch.isfinite(b)]
-    specials = torch.tensor([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e30, -1e30])
-    x = torch.cat([b, torch.nextafter(b, torch.tensor(-math.inf, dtype=dtype)),
-                   specials.to(dtype), (torch.randn(n_random, generator=_gen(seed)) * scale)
-                   .to(dtype)])
-    return x[torch.randperm(len(x), generator=_gen(seed + 1))]
-
-
-def _bits(t: torch.Tensor) -> torch.Tensor:
-    """t's bit patterns (NaN payloads included), to compare NaN with NaN."""
-    t = t.detach().contiguous()
-    return t.view({torch.float32: torch.int32, torch.float64: torch.int64}.get(t.dtype, t.dtype))
-
-
 def _both_paths(run):
     """(run() with the compiled loops, run() on the torch path)."""
     compiled = run()
@@ -53,7 +37,7 @@ def _both_paths(run):
 def _assert_same(a, b):
     if isinstance(a, torch.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape
-        assert torch.equal(_bits(a), _bits(b))
+        assert torch.equal(bits(a), bits(b))
     elif isinstance(a, (tuple, list)):
         assert len(a) == len(b)
         for u, v in zip(a, b):
@@ -89,7 +73,8 @@ def test_the_path_is_chosen_by_device_and_can_be_forced(native):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_activation(dtype, native):
     op = Activation("gelu", timesteps=T, activation_basis=N)
-    x = _edges(op.neuron("gelu").staircase.breaks, dtype).reshape(-1, 8)
+    x = edge_inputs(op.neuron("gelu").staircase.breaks, dtype, n_random=301, scale=8.0)
+    x = x.reshape(-1, 8)
     _assert_same(*_both_paths(_op_runs(op, x)))
 
 
@@ -97,14 +82,15 @@ def test_activation(dtype, native):
 def test_identity_tables_and_quantiser(dtype, native):
     """The identity encoder's closed form (compiled) against its table searched by torch."""
     ident = identity(-3.0, 5.0, 2, T)
-    x = _edges(ident.neuron.staircase.breaks, dtype, scale=4.0)
+    x = edge_inputs(ident.neuron.staircase.breaks, dtype, n_random=301, scale=4.0)
     _assert_same(*_both_paths(lambda: [ident.table(x, ident.domain, index=i) for i in (0, 1)]))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_multiply_and_matmul(dtype, native):
     op = Multiply((-3.0, 5.0), (-1.0, 2.0), timesteps=T)
-    a = _edges(op.encoders[0].neuron.staircase.breaks, dtype, scale=4.0)[:240].reshape(4, 6, 10)
+    a = edge_inputs(op.encoders[0].neuron.staircase.breaks, dtype, n_random=301, scale=4.0)
+    a = a[:240].reshape(4, 6, 10)
     b = (torch.randn(4, 10, 6, generator=_gen(3)) * 2).to(dtype)
     b[0, 0, 0] = math.nan
     _assert_same(*_both_paths(_op_runs(op, a, a.flip(0), method="forward")))
@@ -157,7 +143,7 @@ def test_softmax_loops(dtype, native):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_simulation(dtype, native):
     neuron = identity_encoder(-3.0, 5.0, 2, T)
-    x = _edges(neuron.staircase.breaks, dtype, scale=4.0)
+    x = edge_inputs(neuron.staircase.breaks, dtype, n_random=301, scale=4.0)
 
     def run():
         sim = simulator.simulate(neuron, x, neuron.domain, counts=True, code=True)

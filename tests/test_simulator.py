@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import mbe
+from edges import bits, edge_inputs
 from mbe.core import simulator
 from mbe.native import loader
 from mbe.core.dynamics import Readout, simulate
@@ -31,29 +32,12 @@ NEURONS = {
 }
 
 
-def _inputs(neuron, dtype, n_random=5_003):
-    """Every break (rounded to dtype) and the float just below, specials, random values; an
-    odd length, so the AVX-512 loop leaves a tail to the lane loop (AVX2 where the CPU has
-    it; the portable build with SIMD off)."""
-    g = torch.Generator().manual_seed(7)
-    b = loader.round_up(neuron.staircase.breaks, dtype)
-    b = b[torch.isfinite(b)]
-    specials = torch.tensor([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e300, -1e300])
-    x = torch.cat([b, torch.nextafter(b, torch.tensor(-math.inf, dtype=dtype)),
-                   specials.to(dtype), (torch.randn(n_random, generator=g) * 5).to(dtype)])
-    return x[torch.randperm(len(x), generator=g)]
-
-
-def _same_bits(a, b):
-    return torch.equal(a.contiguous().view(torch.int64), b.contiguous().view(torch.int64))
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", NEURONS)
 def test_simulation_equals_the_reference_bit_for_bit(name, dtype, monkeypatch, native):
     """Every loop (AVX-512, the AVX2 lane loop, the portable one) against one reference run."""
     neuron = NEURONS[name]()
-    x = _inputs(neuron, dtype)
+    x = edge_inputs(neuron.staircase.breaks, dtype)
     y, spikes = simulate(x.to(F64), neuron.kernels(), neuron.readout(), record=True)
     nan = torch.isnan(x)
     weights = 2.0 ** torch.arange(neuron.timesteps - 1, -1, -1, dtype=F64)
@@ -63,7 +47,7 @@ def test_simulation_equals_the_reference_bit_for_bit(name, dtype, monkeypatch, n
     for simd in (True, "avx2", False):
         monkeypatch.setattr(loader, "SIMD", simd)
         sim = simulator.simulate(neuron, x, neuron.domain, counts=True, code=True)
-        assert _same_bits(sim.values, y.masked_fill(nan, math.nan)), simd
+        assert torch.equal(bits(sim.values), bits(y.masked_fill(nan, math.nan))), simd
         assert torch.equal(sim.counts, counts) and sim.spikes == total, simd
         assert torch.equal(sim.code.nan_to_num(-1.0), code), simd
         assert sim.seen == Range.of(x, neuron.domain), simd
@@ -105,5 +89,5 @@ def test_the_staircase_levels_and_counts_are_the_reference_simulation(name):
     below = torch.nextafter(st.breaks, torch.tensor(-math.inf, dtype=F64))
     for x, pieces in ((starts, torch.arange(len(starts))), (below, torch.arange(len(below)))):
         y, spikes = simulate(x, neuron.kernels(), neuron.readout(), record=True)
-        assert _same_bits(st.levels[pieces], y)
+        assert torch.equal(bits(st.levels[pieces]), bits(y))
         assert torch.equal(st.spike_counts[pieces], spikes.sum((-2, -1)).to(torch.int64))

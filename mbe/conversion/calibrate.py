@@ -10,6 +10,7 @@ escaped conversion.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Mapping
 
 import torch
@@ -55,9 +56,8 @@ def run(model: nn.Module, batch):
 
 def device_of(model: nn.Module) -> torch.device | None:
     """The device of the model's first parameter or buffer (None: it has neither)."""
-    for t in (*model.parameters(), *model.buffers()):
-        return t.device
-    return None
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return None if first is None else first.device
 
 
 def to_device(batch, device: torch.device | None):

@@ -255,7 +255,7 @@ class LayerNormSite(UnarySite):
         if self.recording:
             dims = tuple(range(x.dim() - len(self.ann.normalized_shape), x.dim()))
             c = (x - x.mean(dims, keepdim=True)).detach().abs().to(torch.float64)
-            peak = c.reshape(-1, *self.ann.normalized_shape).amax(0).cpu()
+            peak = c.reshape(-1, *self.ann.normalized_shape).amax(0)
             self.channel_peak = peak if self.channel_peak is None else \
                 torch.maximum(self.channel_peak, peak)
         return super().reference(x)

@@ -91,8 +91,10 @@ def _torch(kernels: Kernels, readout: Readout, x: Tensor, domain, values: bool, 
     equals `spike_code`'s in any order)."""
     loader.check_float64(x.device)
     x64 = x.detach().to(F64)
-    kernels = Kernels(*(loader.on(t.to(F64), x.device) for t in kernels))
-    readout = Readout(*(loader.on(t.to(F64), x.device) for t in readout))
+    # small (T, N) tensors, built per call by the caller: moved, not cached (`loader.on` keeps
+    # copies of the operators' lasting tables)
+    kernels = Kernels(*(t.to(device=x.device, dtype=F64) for t in kernels))
+    readout = Readout(*(t.to(device=x.device, dtype=F64) for t in readout))
     u = input_drive(x64, readout)
     o = torch.zeros_like(u)
     fired = torch.zeros(x64.shape, dtype=torch.int32, device=x.device)

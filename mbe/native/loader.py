@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from contextlib import contextmanager
 import hashlib
 import os
 import shutil
 import subprocess
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch

@@ -133,6 +133,11 @@ static void scalar_softmax_elements(const float *xr, int64_t from, int64_t to, f
     }
 }
 
+/* One row's numerator: its maximum into rowmax, e and piece indices, counts and f's range. */
+typedef void softmax_row_t(const float *xr, int64_t cols, float *rowmax, float log2e,
+                           const fractions_t *num, float *er, int32_t *ir, int64_t *nans,
+                           int64_t *evaluated, double *mn, double *mx);
+
 static void scalar_softmax_row(const float *xr, int64_t cols, float *rowmax, float log2e,
                                const fractions_t *num, float *er, int32_t *ir, int64_t *nans,
                                int64_t *evaluated, double *mn, double *mx) {
@@ -226,6 +231,11 @@ static void avx2_softmax_row(const float *xr, int64_t cols, float *rowmax, float
     }
     scalar_softmax_elements(xr, vectors, cols, m, log2e, num, er, ir, nans, evaluated, mn, mx);
 }
+
+/* The row loop a call takes at its `simd` level (the AVX-512 path has its own, by blocks). */
+#define SOFTMAX_ROW (use_avx2(simd) ? avx2_softmax_row : scalar_softmax_row)
+#else
+#define SOFTMAX_ROW scalar_softmax_row
 #endif
 
 #ifdef MBE_X86
@@ -434,15 +444,7 @@ void softmax_exp_f32(const float *x, int64_t rows, int64_t cols, float *rowmax,
         }
 #endif
         if (!vector) {
-#ifdef MBE_X86
-            void (*softmax_row)(const float *, int64_t, float *, float, const fractions_t *,
-                                float *, int32_t *, int64_t *, int64_t *, double *, double *) =
-                use_avx2(simd) ? avx2_softmax_row : scalar_softmax_row;
-#else
-            void (*softmax_row)(const float *, int64_t, float *, float, const fractions_t *,
-                                float *, int32_t *, int64_t *, int64_t *, double *, double *) =
-                scalar_softmax_row;
-#endif
+            softmax_row_t *const softmax_row = SOFTMAX_ROW;
             for (int64_t r = r0; r < r1; r++) {
                 float *er = e + r * cols;
                 softmax_row(x + r * cols, cols, rowmax + r, log2e, num, er,

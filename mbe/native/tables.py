@@ -13,8 +13,8 @@ function of x, so only the few breaks in x's own cell are compared (`lookup.c`).
 `Quantiser` serves staircases that are uniform quantisers (the identity encoders): it checks
 once, at every break, that a closed form q = clamp(floor((x - lo) / beta), 0, span) gives the
 staircase's piece, and then evaluates that instead of searching half a million breaks
-(`quantise.c`; the torch path searches the table). `Fractions` is the softmax's 2^x table keyed by f's fixed-point value
-(`softmax.c`).
+(`quantise.c`; the torch path searches the table). `Fractions` is the softmax's 2^x table
+keyed by f's fixed-point value (`softmax.c`).
 
 Off the CPU, or without the compiled loops (`mbe.native.loader.compiled`), every lookup runs
 `torch.searchsorted` on the same rounded breaks, on x's device: the same numbers.
