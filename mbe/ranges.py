@@ -133,5 +133,12 @@ class Histogram:
         summed = torch.zeros(len(starts), dtype=torch.int64).index_add_(0, merged, counts[span])
         return torch.cat([starts, upper[span][-1:]]), summed
 
+    def rms(self) -> float:
+        """The root mean square of the binned values (each bin's count at its midpoint: within
+        0.4 % of the values')."""
+        edges, counts = self.bins()
+        mid = (edges[:-1] + edges[1:]) / 2
+        return float(((counts * mid * mid).sum() / counts.sum()).sqrt())
+
 
 _FLOAT32_MAX = float(torch.finfo(torch.float32).max)

@@ -11,6 +11,9 @@
                               brightness pattern depends on the class
 
 Sentences carry their class in their words ("good", "bad", ...), so a tiny model can learn.
+
+`tiny_bert()` and `token_batches()`: a one-layer random-init BERT with every primitive family
+(GELU, softmax's 2^x and 1/x, LayerNorm's 1/sqrt, identity encoders) and its token batches.
 """
 from __future__ import annotations
 
@@ -91,3 +94,18 @@ def write_data_dir(root: Path) -> Path:
         _idx(fm / f"{stem}-images-idx3-ubyte.gz", images, 0x0803)
         _idx(fm / f"{stem}-labels-idx1-ubyte.gz", labels, 0x0801)
     return root
+
+
+def tiny_bert():
+    """A one-layer random-init BERT (hidden 16, two heads), in eval mode, seeded."""
+    from transformers import BertConfig, BertModel
+    torch.manual_seed(0)
+    return BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                num_attention_heads=2, intermediate_size=32,
+                                max_position_embeddings=32), add_pooling_layer=False).eval()
+
+
+def token_batches() -> list[dict]:
+    """One batch of 3 x 10 token ids for `tiny_bert`, no padding."""
+    ids = torch.randint(0, 50, (3, 10), generator=torch.Generator().manual_seed(0))
+    return [{"input_ids": ids, "attention_mask": torch.ones_like(ids)}]

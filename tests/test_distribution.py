@@ -28,6 +28,7 @@ def test_histogram_bins_tile_the_values_and_count_every_finite_one():
     widths = (edges[1:] - edges[:-1])[counts > 0]
     middle = (0.5 * (edges[1:] + edges[:-1]))[counts > 0].abs()
     assert bool((widths <= middle / 64).all())  # bins about 1/128 of their value wide
+    assert hist.rms() == pytest.approx(float(x.square().mean().sqrt()), rel=0.004)
 
 
 def test_histogram_of_nothing_finite_is_refused():

@@ -58,7 +58,7 @@ class Site(nn.Module):
         self.via = "module"     # "module", "attention interface" or "functional call"
         self.module_class = ""  # class of the module it converts (or that calls it)
         self.calibrated: dict[str, tuple[float, float]] = {}
-        self.budget: dict | None = None  # how an error budget chose its neuron, if one did
+        self.budget: dict | None = None  # operator -> how an error budget chose its N, if one did
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
@@ -88,10 +88,24 @@ class Site(nn.Module):
 
     # -- shared ----------------------------------------------------------------------------
     def observe(self, name: str, x: Tensor) -> None:
+        """While recording, add x to operand `name`'s range (and histogram, with binning)."""
         if self.recording:
             self.ranges.setdefault(name, Range()).update(x)
-            if self.binning:
-                self.histograms.setdefault(name, Histogram()).update(x)
+            self.bin(name, x)
+
+    def bin(self, name: str, x: Tensor) -> None:
+        """While recording with binning on, add x to operand `name`'s histogram only (an
+        operand whose range is known, or only an error budget needs)."""
+        if self.recording and self.binning:
+            self.histograms.setdefault(name, Histogram()).update(x)
+
+    def histogram(self, name: str) -> Histogram:
+        hist = self.histograms.get(name)
+        if hist is None:
+            raise ConversionError(f"site `{self.path}` has no histogram of `{name}`: "
+                                  "calibrate with binning on (mbe.convert does for "
+                                  "fit_to='calibration')")
+        return hist
 
     def calibrated_range(self, name: str, margin: float) -> tuple[float, float]:
         """The operand's calibrated range, widened by `margin` times its width each side."""
@@ -107,6 +121,7 @@ class Site(nn.Module):
         """Create this site's spiking operators from `config` and the calibrated ranges, and
         switch to them. domains: activation kind -> the domain every site of that kind shares
         (`shared_domains`; None or absent: the operator's default)."""
+        self.budget = None
         self._build(config, domains or {})
         self.phase = "spiking"
 
@@ -131,19 +146,28 @@ class Site(nn.Module):
         fitted on the domain every site of the kind shares (fit_to="uniform"), or to this
         site's own calibrated inputs on its own range (fit_to="calibration"); with an
         error budget, the cheapest neuron within it (`ops.within_budget`, recorded in
-        `budget`)."""
+        `budget[kind]`)."""
         rng = self.calibrated[operand] = self.calibrated_range(operand, config.margin)
         if config.fit_to == "uniform":
             return ops.Activation(kind, domain=domains.get(kind), config=config)
-        hist = self.histograms.get(operand)
-        if hist is None:
-            raise ConversionError(f"site `{self.path}` has no histogram of `{operand}`: "
-                                  "calibrate with binning on (mbe.convert does for "
-                                  "fit_to='calibration')")
-        inputs = InputDistribution(*hist.bins(), rng)
+        inputs = InputDistribution(*self.histogram(operand).bins(), rng)
         if config.error_budget is None:
             return ops.Activation(kind, domain=rng, inputs=inputs, config=config)
-        op, self.budget = ops.within_budget(kind, rng, inputs, config)
+        op, chosen = ops.within_budget(kind, rng, inputs, config)
+        self.budget = {**(self.budget or {}), kind: chosen}
+        return op
+
+    def encoded(self, name: str, build: Callable[[ConversionConfig], ops.SpikingOp],
+                config: ConversionConfig, **operands: str) -> ops.SpikingOp:
+        """The operator `build(config)` whose identity encoders have `identity_basis` bases,
+        or, with an error budget, the fewest within it (`ops.identity_within_budget`,
+        recorded in `budget[name]`). operands: encoder primitive -> the operand whose
+        calibration histogram gives the RMS of that encoder's inputs."""
+        if config.error_budget is None:
+            return build(config)
+        rms = {prim: self.histogram(operand).rms() for prim, operand in operands.items()}
+        op, chosen = ops.identity_within_budget(build, rms, config)
+        self.budget = {**(self.budget or {}), name: chosen}
         return op
 
 
@@ -229,7 +253,7 @@ class SoftmaxSite(UnarySite):
 
     def _build(self, config: ConversionConfig, domains: dict) -> None:
         self.calibrated["x"] = self.calibrated_range("x", config.margin)
-        self.op = ops.Softmax(dim=self.dim, config=config)
+        self.op = self.encoded("softmax", lambda c: ops.Softmax(dim=self.dim, config=c), config)
 
     def call_functional(self, args: tuple, kwargs: dict):
         dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
@@ -258,6 +282,7 @@ class LayerNormSite(UnarySite):
             peak = c.reshape(-1, *self.ann.normalized_shape).amax(0)
             self.channel_peak = peak if self.channel_peak is None else \
                 torch.maximum(self.channel_peak, peak)
+            self.bin("centred", c)  # |x - mean|: what an error budget needs of its encoder
         return super().reference(x)
 
     def _build(self, config: ConversionConfig, domains: dict) -> None:
@@ -265,8 +290,10 @@ class LayerNormSite(UnarySite):
         radius = None
         if config.layernorm_scale == "channel":  # widened by the margin, as every range
             radius = self.channel_peak * (1 + 2 * config.margin)
-        self.op = ops.LayerNorm.from_module(self.ann, input_range=rng, channel_radius=radius,
-                                            config=config)
+        self.op = self.encoded(
+            "layernorm", lambda c: ops.LayerNorm.from_module(self.ann, input_range=rng,
+                                                             channel_radius=radius, config=c),
+            config, identity_input="centred")
 
 
 # -- max pooling ----------------------------------------------------------------------------------
@@ -346,6 +373,7 @@ class AttentionSite(Site):
         mask, blind = self._blind_rows(mask)
         probs = torch.softmax(apply_mask(scores, mask).float(), dim=-1).to(q.dtype)
         probs = probs if blind is None else probs.masked_fill(blind, 0.0)
+        self.bin("probs", probs)
         return torch.matmul(probs, v), probs
 
     def spiking(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
@@ -391,9 +419,12 @@ class AttentionSite(Site):
         for name in ("q", "k", "v", "scores"):
             cal[name] = self.calibrated_range(name, config.margin)
         cal["probs"] = PROBABILITY_RANGE
-        self.qk = ops.Multiply(cal["q"], cal["k"], config=config)
-        self.softmax = ops.Softmax(dim=-1, config=config)
-        self.av = ops.Multiply(PROBABILITY_RANGE, cal["v"], config=config)
+        self.qk = self.encoded("qk", lambda c: ops.Multiply(cal["q"], cal["k"], config=c),
+                               config, identity_a="q", identity_b="k")
+        self.softmax = self.encoded("softmax", lambda c: ops.Softmax(dim=-1, config=c), config)
+        self.av = self.encoded("av", lambda c: ops.Multiply(PROBABILITY_RANGE, cal["v"],
+                                                            config=c),
+                               config, identity_a="probs", identity_b="v")
 
     def call_functional(self, args: tuple, kwargs: dict):
         """`F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)`."""

@@ -24,12 +24,14 @@ Example:
     >>> bool(torch.equal(mul(a, b), y)), bool(torch.allclose(y, a * b, atol=0.05))
     (True, True)
 """
-from .activation import DEFAULT_DOMAINS, Activation, covering_domain, within_budget
+from .activation import DEFAULT_DOMAINS, Activation, covering_domain
 from .base import SpikingOp
+from .budget import identity_within_budget, within_budget
 from .config import MODES, ConversionConfig
 from .layernorm import LayerNorm
 from .multiply import Multiply
 from .softmax import Softmax
 
 __all__ = ["SpikingOp", "Activation", "Softmax", "LayerNorm", "Multiply", "MODES",
-           "ConversionConfig", "DEFAULT_DOMAINS", "covering_domain", "within_budget"]
+           "ConversionConfig", "DEFAULT_DOMAINS", "covering_domain", "within_budget",
+           "identity_within_budget"]

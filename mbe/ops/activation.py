@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..core.analysis import input_error
 from ..core.distribution import InputDistribution
 from .base import SpikingOp
 from .config import ConversionConfig, config_of
@@ -56,35 +55,3 @@ class Activation(SpikingOp):
         y = self.primitives[self.kind](x.to(compute_dtype(x.dtype)), mode, self.record)
         return y.to(x.dtype)
 
-
-#: The N `within_budget` chooses from (up to the configuration's activation_basis).
-BUDGET_BASES = (1, 2, 3, 4, 6, 8, 12, 16)
-
-
-def within_budget(kind: str, domain: tuple[float, float], inputs: InputDistribution,
-                  config: ConversionConfig) -> tuple[Activation, dict]:
-    """The activation operator with the fewest bases whose neuron meets `config.error_budget`
-    on `inputs`.
-
-    N is tried from 1 up to `config.activation_basis` (`BUDGET_BASES`); each candidate is
-    fitted to `inputs` on `domain` and its relative RMS error measured on the inputs
-    themselves (`mbe.core.analysis.input_error`). The first within the budget is taken; if
-    none is, the most accurate one, marked as not met. T stays the model's: every site keeps
-    the same clock (docs/decisions.md, "Calibrated conversion"). Returns (operator, record: budget,
-    chosen N, its error, whether met, and every candidate tried as [N, error]).
-    """
-    candidates = [n for n in BUDGET_BASES if n < config.activation_basis]
-    candidates.append(config.activation_basis)
-    tried, best = [], None
-    for n in candidates:
-        op = Activation(kind, domain=domain, inputs=inputs,
-                        config=config.updated(activation_basis=n))
-        error = input_error(op.neuron(kind), kind, inputs)["rel_rms"]
-        tried.append([n, error])
-        if best is None or error < best[1] or error <= config.error_budget:
-            best = (op, error, n)
-        if error <= config.error_budget:
-            break
-    op, error, n = best
-    return op, {"budget": config.error_budget, "n_basis": n, "error": error,
-                "met": error <= config.error_budget, "tried": tried}

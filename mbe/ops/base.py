@@ -23,6 +23,8 @@ Inspection and ablation, by primitive name (`op.primitive_names`):
     op.set_exact(name, True)      evaluate that primitive by its exact function in every mode
     with op.truncated(names, t):  run in "exact" mode with `names` read out after t of their
                                   T steps (their partial reconstruction, Eqs. 7-8 stopped at t)
+    op.encoder_errors(rms)        each identity encoder's relative RMS rounding error on inputs
+                                  of the given RMS (what an error budget measures)
 """
 from __future__ import annotations
 
@@ -97,6 +99,23 @@ class SpikingOp(nn.Module):
 
     def domain(self, name: str) -> tuple[float, float]:
         return self._primitive(name).fitted.domain
+
+    def encoder_errors(self, rms: dict[str, float] | None = None) -> dict[str, float]:
+        """{name: relative RMS error} of each identity encoder (`Identity.rounding_error`) on
+        inputs of RMS `rms[name]`; one not named there takes its inputs as uniform over the
+        range it covers (an encoder of a neuron's output). What an error budget measures
+        (`mbe.ops.budget`)."""
+        rms = rms or {}
+        unknown = sorted(set(rms) - set(self.primitives))
+        if unknown:
+            raise KeyError(f"{type(self).__name__} has no encoder {unknown}: its primitives "
+                           f"are {self.primitive_names}")
+        return {name: p.fitted.rounding_error(rms.get(name), self._step_scale(name))
+                for name, p in self.primitives.items() if p.fitted.is_identity}
+
+    def _step_scale(self, name: str) -> float:
+        """The RMS factor on encoder `name`'s step over its inputs (1: one step for all)."""
+        return 1.0
 
     def set_exact(self, names, exact: bool = True) -> None:
         """Evaluate the named primitive(s) by their exact function whatever the mode (an

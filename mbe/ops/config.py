@@ -11,9 +11,9 @@ the fitting recipe of fitted neurons, and N per primitive family:
 plus the starting mode, the calibration margin and what the activation neurons are fitted to
 (`fit_to`, used by `mbe.convert`: "uniform" on a domain, the paper's objective, or
 "calibration", each site's neuron to the inputs that site received during calibration,
-`mbe.core.distribution`), and an optional `error_budget`: with it, each activation site gets
-the neuron with the fewest bases (`mbe.ops.activation.within_budget`) whose relative RMS
-error on its calibrated inputs stays within the budget; and how LayerNorm encodes its centred
+`mbe.core.distribution`), and an optional `error_budget`: with it, each activation neuron and
+each operator's identity encoders get the fewest bases (`mbe.ops.budget`) whose relative RMS
+error on their calibrated inputs stays within the budget; and how LayerNorm encodes its centred
 input (`layernorm_scale`: "tensor", one encoder range for every channel, as the paper, or
 "channel", a power-of-two scale per channel from calibration, `mbe.ops.layernorm`). Every operator
 takes the same object, unchanged: `Softmax(config=cfg)`, or its fields as keywords,
@@ -105,7 +105,7 @@ class ConversionConfig:
             if not (isinstance(b, (int, float)) and not isinstance(b, bool)
                     and math.isfinite(b) and b > 0):
                 raise ValueError(f"error_budget must be a number > 0 (the relative RMS error "
-                                 f"an activation neuron may make on its site's inputs), got "
+                                 f"a neuron or identity encoder may make on its inputs), got "
                                  f"{b!r}")
             if self.fit_to != "calibration":
                 raise ValueError("error_budget is measured on each site's calibrated inputs: "

@@ -106,6 +106,12 @@ class LayerNorm(ProductOp):
         k = self.channel_scale.log2()
         return [int(k.min()), int(k.max())]
 
+    def _step_scale(self, name: str) -> float:
+        """Channel i's step is the shared encoder's times 2^k_i: their RMS over channels."""
+        if name != "identity_input" or self.channel_scale is None:
+            return 1.0
+        return float(self.channel_scale.square().mean().sqrt())
+
     def describe(self) -> dict[str, dict]:
         """As every operator's, with the centred input's encoder saying how channels share it:
         "scale" "tensor" (one range) or "channel" with the exponents k_i's [min, max]."""

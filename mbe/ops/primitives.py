@@ -248,8 +248,7 @@ class Identity(Fitted):
 
     @functools.cached_property
     def _range(self) -> tuple[float, int]:
-        bounds = self._bounds() if callable(self._bounds) else self._bounds
-        return dyadic_range(*bounds, self.n_basis, self.timesteps)
+        return dyadic_range(*self.covers, self.n_basis, self.timesteps)
 
     @property
     def beta(self) -> float:
@@ -267,6 +266,21 @@ class Identity(Fitted):
     @property
     def resolved(self) -> bool:
         return not callable(self._bounds) or "_range" in self.__dict__
+
+    @property
+    def covers(self) -> tuple[float, float]:
+        """The range it was built to cover (within its dyadic `domain`)."""
+        return self._bounds() if callable(self._bounds) else self._bounds
+
+    def rounding_error(self, rms: float | None = None, step_scale: float = 1.0) -> float:
+        """Relative RMS error on inputs of RMS `rms` (None: inputs uniform over `covers`):
+        decoding rounds to a grid of step beta (times `step_scale`, e.g. a channel's power of
+        two), an error uniform on +-step/2 for inputs spread over many steps, so
+        (step / sqrt(12)) / rms (`mbe.ops.budget`; inf for inputs that are all 0)."""
+        if rms is None:
+            lo, hi = self.covers
+            rms = math.sqrt((lo * lo + lo * hi + hi * hi) / 3.0)
+        return self.beta * step_scale / math.sqrt(12.0) / rms if rms > 0 else math.inf
 
     def _load(self) -> SpikingNeuron:
         return identity_encoder(*self.domain, self.n_basis, self.timesteps)

@@ -5,8 +5,10 @@ A configuration here is a label and the fields it changes in the project's defau
 `ConversionConfig` (`CONFIGURATIONS`); `config_for` adds T, the activation neurons' N and an
 error budget. `compare` converts and scores one configuration (`mbe.studies.embeddings`) and
 adds to its record what the ledger says: every activation site's neuron (N, objective,
-domain, clean and in-situ error, how a budget chose it), the worst clean error of each
-operation, and the spikes the whole model fired on the calibration batches.
+domain, clean and in-situ error, how a budget chose it), every choice an error budget made
+(`budget_choices`: each operator's N, activation neurons and identity encoders alike), the
+worst clean error of each operation, the spikes the whole model fired on the calibration
+batches, and its energy against the ANN's on the first of them (`energy_ratio`).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from torch import nn
 
 from ..conversion import ConversionConfig, Report
 from ..ops import DEFAULT_DOMAINS
-from . import embeddings
+from . import embeddings, energy
 
 #: label -> the fields it changes in the default configuration.
 CONFIGURATIONS: dict[str, dict] = {
@@ -48,8 +50,16 @@ def activation_sites(report: Report) -> list[dict]:
                     "objective": prim["objective"], "domain": prim["domain"],
                     "error_clean": s["error_clean"]["rel_rms"],
                     "error_in_situ": s["error_in_situ"]["rel_rms"],
-                    "budget": s.get("budget")})
+                    "budget": (s.get("budget") or {}).get(kind)})
     return out
+
+
+def budget_choices(report: Report) -> list[dict]:
+    """Every choice an error budget made, site by site: path, operator (an activation kind,
+    or the operator whose identity encoders it sized: "qk", "softmax", "av", "layernorm"),
+    the N chosen, its error, whether it met the budget, and every N tried."""
+    return [{"path": s["path"], "operator": name, **chosen}
+            for s in report.spiking for name, chosen in (s.get("budget") or {}).items()]
 
 
 def operation_errors(report: Report) -> dict[str, float]:
@@ -70,15 +80,26 @@ def total_spikes(report: Report) -> int | None:
     return None if any(x is None for x in spikes) else int(sum(spikes))
 
 
+def energy_ratio(ann: nn.Module, snn: nn.Module, batch: dict) -> dict:
+    """E_SNN / E_ANN (%) of the whole model and of its spiking operators alone on one batch,
+    under the convention that reproduces the paper's 13.7 % GELU figure
+    (`energy.paper_convention`, 45 nm float32 energies)."""
+    rec, = energy.model_energy(ann, snn, batch, conventions=[energy.paper_convention()])
+    return {key: rec[key] for key in ("convention", "preset", "whole_model_percent",
+                                      "spiking_operators_percent")}
+
+
 def compare(ann: nn.Module, calibration: list[dict], evaluation: list[dict], *, label: str,
             config: ConversionConfig, model_name: str):
     """Convert and score one configuration: (record, converted model, ledger report). The
-    record is `embeddings.compare`'s with the label, the activation sites, the worst clean
-    error per operation, the total spikes and the model's output error on the calibration
-    batches."""
+    record is `embeddings.compare`'s with the label, the activation sites, the budget's
+    choices, the worst clean error per operation, the total spikes and the model's output
+    error on the calibration batches, and the energy ratio on the first of them."""
     record, snn, report = embeddings.compare(ann, calibration, evaluation,
                                              model_name=model_name, config=config)
     record.update(configuration=label, activation_sites=activation_sites(report),
+                  budget_choices=budget_choices(report),
                   operation_errors=operation_errors(report), spikes=total_spikes(report),
-                  output_error=report.output_error)
+                  output_error=report.output_error,
+                  energy=energy_ratio(ann, snn, calibration[0]))
     return record, snn, report

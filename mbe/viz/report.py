@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import records
 from ..conversion.ledger import Report
+from ..ops import DEFAULT_DOMAINS
 from .markdown import fmt_domain, fmt_ratio, fmt_sci, table
 from .operator_tables import render as render_operators
 from . import paper_tables
@@ -186,19 +187,28 @@ def render_conversion(data: list[dict]) -> str:
 @renderer("calibration.json", "Calibrated conversion of MiniLM: per-site fitting, per-channel "
           "LayerNorm, error budgets")
 def render_calibration(data: list[dict]) -> str:
-    header = ["configuration", "T", "activation N", "mean cosine (measured)",
-              "min cosine (measured)", "spikes on calibration (measured)", "convert seconds"]
+    header = ["configuration", "T", "activation N", "identity N", "mean cosine (measured)",
+              "min cosine (measured)", "spikes on calibration (measured)",
+              "energy, % of the ANN (measured)", "convert seconds"]
     rows = []
     for r in data:
         budget = (r.get("config") or {}).get("error_budget")
-        n = str(r["activation_basis"]) if budget is None else \
-            "per site: " + ", ".join(str(s["n_basis"]) for s in r["activation_sites"]) + \
-            f" (budget {budget:g})"
-        rows.append([r["configuration"], str(r["timesteps"]), n, f"{r['mean_cosine']:.5f}",
+        n, n_id = str(r["activation_basis"]), str(r["config"]["identity_basis"])
+        if budget is not None:
+            n = "per site: " + ", ".join(str(s["n_basis"]) for s in r["activation_sites"]) + \
+                f" (budget {budget:g})"
+            chosen = [c["n_basis"] for c in r.get("budget_choices", [])
+                      if c["operator"] not in DEFAULT_DOMAINS]
+            n_id = f"per operator: {min(chosen)}-{max(chosen)}" if chosen else n_id
+        energy = r.get("energy")
+        rows.append([r["configuration"], str(r["timesteps"]), n, n_id, f"{r['mean_cosine']:.5f}",
                      f"{r['min_cosine']:.5f}", _fmt(r["spikes"], ",d"),
+                     "-" if energy is None else f"{energy['whole_model_percent']:.2f}",
                      f"{r['convert_seconds']:.1f}"])
     return ("Cosine similarity between each sentence's ANN and converted-SNN embedding, on "
-            "real sentences held out from calibration (notebook 05).\n\n"
+            "real sentences held out from calibration (notebook 05). Energy: the whole "
+            "model's E_SNN / E_ANN on the first calibration batch, under the convention that "
+            "reproduces the paper's 13.7 % GELU figure.\n\n"
             + table(header, rows)) if rows else "_No records._"
 
 
