@@ -199,7 +199,9 @@ def render_calibration(data: list[dict]) -> str:
                 f" (budget {budget:g})"
             chosen = [c["n_basis"] for c in r.get("budget_choices", [])
                       if c["operator"] not in DEFAULT_DOMAINS]
-            n_id = f"per operator: {min(chosen)}-{max(chosen)}" if chosen else n_id
+            if chosen:
+                low, high = min(chosen), max(chosen)
+                n_id = f"per operator: {low}" + ("" if low == high else f"-{high}")
         energy = r.get("energy")
         rows.append([r["configuration"], str(r["timesteps"]), n, n_id, f"{r['mean_cosine']:.5f}",
                      f"{r['min_cosine']:.5f}", _fmt(r["spikes"], ",d"),
