@@ -48,9 +48,10 @@ fashion-mnist:
 reproduce: $(STAMP) fashion-mnist
 	@mkdir -p $(NB_OUT)
 	@set -e; for nb in $(NOTEBOOKS); do \
-		echo "==> $$nb"; \
+		echo "==> $$nb"; start=$$SECONDS; \
 		$(PAPERMILL) -k python3 --cwd . "$$nb" "$(NB_OUT)/$$(basename "$$nb")"; \
 		$(PY) -m nbconvert --to html --log-level WARN "$(NB_OUT)/$$(basename "$$nb")"; \
+		echo "    $$nb: $$((SECONDS - start)) s"; \
 	done
 	$(PY) -m mbe.viz.report
 
