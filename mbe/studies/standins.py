@@ -92,7 +92,7 @@ STANDINS: dict[str, StandIn] = {s.name: s for s in (
     StandIn("vit-fmnist", "ViT-B/16 (86M), ImageNet", "image", "fashion_mnist", "vit",
             size={"patch_size": 4, "hidden_size": 96, "num_hidden_layers": 4,
                   "num_attention_heads": 4, "intermediate_size": 192},
-            recipe=Recipe(epochs=8, batch_size=128, lr=2e-3, weight_decay=0.05, warmup=0.1),
+            recipe=Recipe(epochs=12, batch_size=128, lr=2e-3, weight_decay=0.05, warmup=0.1),
             paper_rows={"table_1": "ViT-B/16", "table_4": "ViT-B/16"}),
     StandIn("vgg-fmnist", "VGG-16 (138M), ImageNet", "image", "fashion_mnist", "vgg",
             recipe=Recipe(epochs=4, batch_size=128, lr=3e-3, weight_decay=5e-4, warmup=0.05),
