@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 import torch
 from torch import Tensor, nn
 
+from ..ops import ConversionConfig
 from .functional import Audit
 from .replace import kept
 from .sites import ConversionError, Site
@@ -119,16 +120,17 @@ def audit(model: nn.Module, batches: list) -> Audit:
 
 
 def calibrate(model: nn.Module, sites: list[Site], batches: list,
-              keep_float: frozenset[str], binning: bool = False) -> Audit:
-    """Record every site's operand ranges over all batches (and, with `binning`, their
-    histograms); fail on anything unconverted."""
+              keep_float: frozenset[str], config: ConversionConfig | None = None) -> Audit:
+    """Record every site's operand ranges over all batches (and the histograms that building
+    it from `config` will use, `Site.binned_operands`); fail on anything unconverted."""
     for site in sites:
-        site.recording, site.binning = True, binning
+        site.recording = True
+        site.binning = frozenset() if config is None else site.binned_operands(config)
     try:
         seen = audit(model, batches)
     finally:
         for site in sites:
-            site.recording = site.binning = False
+            site.recording, site.binning = False, frozenset()
     missed = sorted({f.path for f in seen.findings.values() if not kept(f.path, keep_float)})
     if missed:
         raise ConversionError(f"calibration reached nonlinear operations at {missed} that the "

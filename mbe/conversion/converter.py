@@ -77,8 +77,7 @@ def convert(model: nn.Module, calibration, timesteps: int | None = None,
     keep = replace.check_keep_float(snn, keep_float)
 
     sites, floats = _find_sites(snn, family, batches[0], keep)
-    seen = _calibrate.calibrate(snn, sites, batches, keep,
-                                binning=cfg.fit_to == "calibration")
+    seen = _calibrate.calibrate(snn, sites, batches, keep, cfg)
     unreached = [s for s in sites if not s.ranges]
     sites = [s for s in sites if s.ranges]
     domains = shared_domains(sites, cfg.margin)

@@ -45,12 +45,16 @@ class Site(nn.Module):
     """One converted nonlinear operation (see the module docstring)."""
 
     operation = "site"
+    #: operator -> {identity-encoder primitive: the operand whose histogram gives the RMS of
+    #: that encoder's inputs}, for an error budget (`encoded`); an operator absent or mapped to
+    #: {} has only encoders of its own neurons' outputs.
+    ENCODER_OPERANDS: dict[str, dict[str, str]] = {}
 
     def __init__(self) -> None:
         super().__init__()
         self.phase = "reference"
         self.recording = False
-        self.binning = False    # while recording, also bin the values (`histograms`)
+        self.binning: frozenset[str] = frozenset()  # operands to bin while recording
         self.probe: Callable | None = None
         self.ranges: dict[str, Range] = {}
         self.histograms: dict[str, Histogram] = {}
@@ -94,17 +98,28 @@ class Site(nn.Module):
             self.bin(name, x)
 
     def bin(self, name: str, x: Tensor) -> None:
-        """While recording with binning on, add x to operand `name`'s histogram only (an
-        operand whose range is known, or only an error budget needs)."""
-        if self.recording and self.binning:
+        """While recording, add x to operand `name`'s histogram if `binning` names it (alone,
+        for an operand whose range is known or only an error budget needs)."""
+        if self.recording and name in self.binning:
             self.histograms.setdefault(name, Histogram()).update(x)
+
+    def binned_operands(self, config: ConversionConfig) -> frozenset[str]:
+        """The operands whose calibration histograms `build(config)` uses: the activations'
+        inputs when they are fitted to calibration, the encoders' operands under an error
+        budget. Calibration bins these only."""
+        names = set(self.activation_inputs().values()) if config.fit_to == "calibration" \
+            else set()
+        if config.error_budget is not None:
+            names.update(operand for encoders in self.ENCODER_OPERANDS.values()
+                         for operand in encoders.values())
+        return frozenset(names)
 
     def histogram(self, name: str) -> Histogram:
         hist = self.histograms.get(name)
         if hist is None:
             raise ConversionError(f"site `{self.path}` has no histogram of `{name}`: "
-                                  "calibrate with binning on (mbe.convert does for "
-                                  "fit_to='calibration')")
+                                  "calibrate with the configuration it is built from "
+                                  "(mbe.convert does: `Site.binned_operands`)")
         return hist
 
     def calibrated_range(self, name: str, margin: float) -> tuple[float, float]:
@@ -158,14 +173,15 @@ class Site(nn.Module):
         return op
 
     def encoded(self, name: str, build: Callable[[ConversionConfig], ops.SpikingOp],
-                config: ConversionConfig, **operands: str) -> ops.SpikingOp:
+                config: ConversionConfig) -> ops.SpikingOp:
         """The operator `build(config)` whose identity encoders have `identity_basis` bases,
         or, with an error budget, the fewest within it (`ops.identity_within_budget`,
-        recorded in `budget[name]`). operands: encoder primitive -> the operand whose
-        calibration histogram gives the RMS of that encoder's inputs."""
+        recorded in `budget[name]`), its encoders' input RMS from the histograms of
+        `ENCODER_OPERANDS[name]`."""
         if config.error_budget is None:
             return build(config)
-        rms = {prim: self.histogram(operand).rms() for prim, operand in operands.items()}
+        rms = {prim: self.histogram(operand).rms()
+               for prim, operand in self.ENCODER_OPERANDS.get(name, {}).items()}
         op, chosen = ops.identity_within_budget(build, rms, config)
         self.budget = {**(self.budget or {}), name: chosen}
         return op
@@ -269,6 +285,7 @@ class LayerNormSite(UnarySite):
     """A LayerNorm (spike multiplies for the variance and the product, MBE 1/sqrt(M))."""
 
     operation = "layernorm"
+    ENCODER_OPERANDS = {"layernorm": {"identity_input": "centred"}}  # |x - mean|
 
     def __init__(self, ln: nn.LayerNorm):
         super().__init__()
@@ -282,7 +299,7 @@ class LayerNormSite(UnarySite):
             peak = c.reshape(-1, *self.ann.normalized_shape).amax(0)
             self.channel_peak = peak if self.channel_peak is None else \
                 torch.maximum(self.channel_peak, peak)
-            self.bin("centred", c)  # |x - mean|: what an error budget needs of its encoder
+            self.bin("centred", c)
         return super().reference(x)
 
     def _build(self, config: ConversionConfig, domains: dict) -> None:
@@ -293,7 +310,7 @@ class LayerNormSite(UnarySite):
         self.op = self.encoded(
             "layernorm", lambda c: ops.LayerNorm.from_module(self.ann, input_range=rng,
                                                              channel_radius=radius, config=c),
-            config, identity_input="centred")
+            config)
 
 
 # -- max pooling ----------------------------------------------------------------------------------
@@ -363,6 +380,8 @@ class AttentionSite(Site):
     """
 
     operation = "attention"
+    ENCODER_OPERANDS = {"qk": {"identity_a": "q", "identity_b": "k"},
+                        "av": {"identity_a": "probs", "identity_b": "v"}}
 
     def reference(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
                   scaling: float | None):
@@ -420,11 +439,10 @@ class AttentionSite(Site):
             cal[name] = self.calibrated_range(name, config.margin)
         cal["probs"] = PROBABILITY_RANGE
         self.qk = self.encoded("qk", lambda c: ops.Multiply(cal["q"], cal["k"], config=c),
-                               config, identity_a="q", identity_b="k")
+                               config)
         self.softmax = self.encoded("softmax", lambda c: ops.Softmax(dim=-1, config=c), config)
         self.av = self.encoded("av", lambda c: ops.Multiply(PROBABILITY_RANGE, cal["v"],
-                                                            config=c),
-                               config, identity_a="probs", identity_b="v")
+                                                            config=c), config)
 
     def call_functional(self, args: tuple, kwargs: dict):
         """`F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)`."""
