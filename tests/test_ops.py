@@ -132,7 +132,10 @@ def test_vector_and_scalar_loops_agree(gelu, softmax, monkeypatch, native, level
     rows = (torch.randn(37, 45, generator=_gen(22)) * 20).contiguous()
     rows[3, 5], rows[4, :] = math.nan, -math.inf
     rows[4, 2] = 1.0
+    several_blocks = torch.cat([x32] * 4)[:-3]  # the vector loops' blocks, then a tail
+    assert len(several_blocks) > 4 * 8 * 64 and len(several_blocks) % 8
     cases = [lambda: f.table(x32, f.domain, index=True), lambda: f.table(x32, f.domain),
+             lambda: f.table(several_blocks, f.domain, index=True),
              lambda: ident.table(x32, ident.domain, index=True),
              lambda: native_softmax.softmax_exp(rows, 1.4426950408889634, softmax.numerator.table,
                                          index=True),

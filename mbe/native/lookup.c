@@ -90,7 +90,12 @@ static void simd_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
  * operations per lane as scalar_lookup_f32. max with 0 (which returns 0 for a NaN cell) and
  * min with cells - 1 give the scalar's cell; the breaks are counted, read from the (break,
  * value) pairs, until no lane meets one (they ascend, so no later one is met either); NaN
- * lanes get NaN and index -1. */
+ * lanes get NaN and index -1. In two passes over AVX2_BLOCK vectors at a time: the first reads
+ * every vector's base[cell], the second counts breaks and reads values, so that no read waits
+ * on the one before it; the first AVX2_COUNT_ALWAYS breaks are counted without a branch (most
+ * cells hold at most two), which keeps the loop's branches predictable. */
+#define AVX2_BLOCK 64
+#define AVX2_COUNT_ALWAYS 2
 __attribute__((target("avx2")))
 static void avx2_lookup_f32(const float *x, int64_t blocks, float lo, float inv, int64_t cells,
                             const int32_t *base, const float *pairs, int maxc, float *out,
@@ -105,26 +110,35 @@ static void avx2_lookup_f32(const float *x, int64_t blocks, float lo, float inv,
         const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)(cells - 1));
         const __m256 vnan = _mm256_set1_ps(NAN);
         vstats8_t st = vstats8_start(dlo, dhi);
-        for (int64_t v = v0; v < v1; v++) {
-            const __m256 xv = _mm256_loadu_ps(x + 8 * v);
-            __m256 c = _mm256_mul_ps(_mm256_sub_ps(xv, vlo), vinv);
-            c = _mm256_min_ps(_mm256_max_ps(c, zero), top);
-            const __m256i a = _mm256_i32gather_epi32(base, _mm256_cvttps_epi32(c), 4);
-            __m256i k = a;
-            for (int step = 0; step < maxc; step++) {
-                const __m256i at = _mm256_add_epi32(a, _mm256_set1_epi32(step));
-                const __m256 b = _mm256_i32gather_ps(pairs, _mm256_add_epi32(at, at), 4);
-                const __m256i met = _mm256_castps_si256(_mm256_cmp_ps(xv, b, _CMP_GE_OQ));
-                if (_mm256_testz_si256(met, met)) break;
-                k = _mm256_sub_epi32(k, met); /* met lanes are -1 */
+        int32_t first[8 * AVX2_BLOCK];
+        for (int64_t vb = v0; vb < v1; vb += AVX2_BLOCK) {
+            const int64_t ve = vb + AVX2_BLOCK < v1 ? vb + AVX2_BLOCK : v1;
+            for (int64_t v = vb; v < ve; v++) {
+                const __m256 xv = _mm256_loadu_ps(x + 8 * v);
+                __m256 c = _mm256_mul_ps(_mm256_sub_ps(xv, vlo), vinv);
+                c = _mm256_min_ps(_mm256_max_ps(c, zero), top);
+                _mm256_storeu_si256((__m256i *)(first + 8 * (v - vb)),
+                                    _mm256_i32gather_epi32(base, _mm256_cvttps_epi32(c), 4));
             }
-            const __m256 r = _mm256_i32gather_ps(pairs + 1, _mm256_add_epi32(k, k), 4);
-            const __m256 nan = _mm256_cmp_ps(xv, xv, _CMP_UNORD_Q);
-            _mm256_storeu_ps(out + 8 * v, _mm256_blendv_ps(r, vnan, nan));
-            if (idx_out)
-                _mm256_storeu_si256((__m256i *)(idx_out + 8 * v),
-                                    _mm256_or_si256(k, _mm256_castps_si256(nan)));
-            vstats8_add(&st, xv);
+            for (int64_t v = vb; v < ve; v++) {
+                const __m256 xv = _mm256_loadu_ps(x + 8 * v);
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(first + 8 * (v - vb)));
+                __m256i k = a;
+                for (int step = 0; step < maxc; step++) {
+                    const __m256i at = _mm256_add_epi32(a, _mm256_set1_epi32(step));
+                    const __m256 b = _mm256_i32gather_ps(pairs, _mm256_add_epi32(at, at), 4);
+                    const __m256i met = _mm256_castps_si256(_mm256_cmp_ps(xv, b, _CMP_GE_OQ));
+                    if (step >= AVX2_COUNT_ALWAYS && _mm256_testz_si256(met, met)) break;
+                    k = _mm256_sub_epi32(k, met); /* met lanes are -1 */
+                }
+                const __m256 r = _mm256_i32gather_ps(pairs + 1, _mm256_add_epi32(k, k), 4);
+                const __m256 nan = _mm256_cmp_ps(xv, xv, _CMP_UNORD_Q);
+                _mm256_storeu_ps(out + 8 * v, _mm256_blendv_ps(r, vnan, nan));
+                if (idx_out)
+                    _mm256_storeu_si256((__m256i *)(idx_out + 8 * v),
+                                        _mm256_or_si256(k, _mm256_castps_si256(nan)));
+                vstats8_add(&st, xv);
+            }
         }
         vstats8_reduce(&st, &mn, &mx, &outside, &nonfinite);
     }
