@@ -335,31 +335,31 @@ class MaxPoolSite(Site):
                                                   pair(pool.stride or pool.kernel_size),
                                                   pair(pool.padding))
 
-    def _windows(self, x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
-        n, c, h, w = x.shape
+    def _windows(self, x: Tensor) -> list[Tensor]:
+        """The cells of every window, one kernel position at a time (row by row): each an
+        (N, C, out_h, out_w) strided view of x, nothing copied."""
         ph, pw = self.padding
         if ph or pw:
             x = F.pad(x, (pw, pw, ph, ph), mode="replicate")
-        cols = F.unfold(x, self.kernel, stride=self.stride)
-        out_h = (h + 2 * ph - self.kernel[0]) // self.stride[0] + 1
-        out_w = (w + 2 * pw - self.kernel[1]) // self.stride[1] + 1
-        return cols.view(n, c, self.kernel[0] * self.kernel[1], -1), (n, c, out_h, out_w)
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        windows = x.unfold(2, kh, sh).unfold(3, kw, sw)
+        return [windows[..., a, b] for a in range(kh) for b in range(kw)]
 
     def reference(self, x: Tensor) -> Tensor:
         if self.recording:
-            cols, _ = self._windows(x)
-            best = cols[:, :, 0]
-            for i in range(1, cols.shape[2]):
-                self.observe("diff", cols[:, :, i] - best)
-                best = torch.maximum(best, cols[:, :, i])
+            cells = self._windows(x)
+            best = cells[0]
+            for cell in cells[1:]:
+                self.observe("diff", cell - best)
+                best = torch.maximum(best, cell)
         return self.ann(x)
 
     def spiking(self, x: Tensor) -> Tensor:
-        cols, shape = self._windows(x)
-        best = cols[:, :, 0]
-        for i in range(1, cols.shape[2]):
-            best = best + self.op(cols[:, :, i] - best)
-        return best.reshape(shape)
+        cells = self._windows(x)
+        best = cells[0]
+        for cell in cells[1:]:
+            best = best + self.op(cell - best)
+        return best.contiguous()
 
     def activation_inputs(self) -> dict[str, str]:
         return {"relu": "diff"}
